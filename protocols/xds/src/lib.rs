@@ -1,0 +1,2 @@
+//! xds codec for triage: framing and pure helpers, no I/O.
+#![forbid(unsafe_code)]
