@@ -1,1 +1,30 @@
-//! triage library.
+//! triage: a protocol-aware load balancer and integration gateway for hospital networks.
+//!
+//! The library is the whole gateway; the binary (`main.rs`) only parses the command line,
+//! sets up logging and signals. Layout, by concept:
+//! - [`config`]: file model, validation with `FILE:LINE:COL` diagnostics, embedded default;
+//! - [`runtime`]: snapshots swapped on reload, listeners kept across reloads, shutdown;
+//! - [`listener`]: accept loops, allow lists, connection limits, one span per connection;
+//! - [`proto`]: one handler per protocol; [`relay`]: the shared byte relay;
+//! - [`pool`]: servers, selection, persistence; [`health`]: checks and their scheduler;
+//! - [`upstream`]: connecting with redispatch; [`proxy_protocol`]: PROXY headers;
+//! - [`sim`]: built-in simulated backends.
+#![forbid(unsafe_code)]
+
+pub mod bufpool;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod listener;
+pub mod pool;
+pub mod proto;
+pub mod proxy_protocol;
+pub mod relay;
+pub mod runtime;
+pub mod service;
+pub mod sim;
+pub mod upstream;
+
+pub use config::Config;
+pub use runtime::Runtime;

@@ -1,1 +1,101 @@
-fn main() {}
+//! The `triage` binary: command line, logging, signals. Everything else is the library.
+
+use anyhow::Context;
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use triage::cli::{choose_config, Cli, Cmd};
+use triage::config::Config;
+use triage::Runtime;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Some(Cmd::CheckConfig { file }) => check_config(&file),
+        Some(Cmd::Run { config }) => run(config.or(cli.config)),
+        None => run(cli.config),
+    }
+}
+
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match Config::load(file) {
+        Ok(c) => {
+            println!("{}", c.summary());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            for l in e.lines() {
+                eprintln!("{l}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+fn run(flag: Option<PathBuf>) -> ExitCode {
+    init_logging();
+    let path = choose_config(flag);
+    let config = match &path {
+        Some(p) => match Config::load(p) {
+            Ok(c) => c,
+            Err(e) => {
+                for l in e.lines() {
+                    eprintln!("{l}");
+                }
+                return ExitCode::FAILURE;
+            }
+        },
+        None => Config::embedded(),
+    };
+    tracing::info!(config = %config.source, "using configuration");
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("triage: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(serve(config, path)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("triage: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let gw = Runtime::start(config, path)
+        .await
+        .context("start-up failed")?;
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => match gw.reload().await {
+                Ok(()) => {}
+                Err(e) => tracing::error!("reload refused, the running configuration stays:\n{e}"),
+            },
+        }
+    }
+    tracing::info!("stopping: no new connections");
+    gw.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}

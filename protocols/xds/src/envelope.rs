@@ -1,0 +1,307 @@
+//! Resumable scan of a SOAP envelope up to the end of its `Header`.
+//!
+//! Reads `Envelope` (SOAP 1.2 Part 1 §5.1 / SOAP 1.1 §4.1) and the
+//! WS-Addressing 1.0 message addressing properties `wsa:Action` and
+//! `wsa:MessageID` (WS-Addressing 1.0 SOAP Binding §2; mandatory for XDS.b
+//! per ITI TF-2 Appendix V) by *namespace*, never by prefix, using
+//! quick-xml's `NsReader`. The scan stops at the end of `Header` or at the
+//! start of `Body`.
+//!
+//! Bytes arrive in chunks. After each complete markup event the scanner
+//! records a commit point together with the open elements (owned start tags,
+//! which also carry the namespace declarations). On the next chunk a fresh
+//! `NsReader` starts at the commit point and the open start tags are pushed
+//! back into its namespace resolver, so earlier input is not parsed again.
+//! Character data is only taken into account once the markup that ends it
+//! has arrived.
+
+use quick_xml::events::{BytesStart, Event};
+
+use crate::error::XdsError;
+use crate::finder::{check_charset, SoapInfo, SoapVersion};
+use crate::xml::{self, ErrClass, Ns};
+
+/// Maximum element nesting accepted before the end of the SOAP header.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Action,
+    MessageId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Envelope,
+    Header,
+    Capture(Field),
+    Other,
+}
+
+#[derive(Debug, Clone)]
+struct Open {
+    start: BytesStart<'static>,
+    kind: Kind,
+}
+
+/// Result of one scan step.
+pub(crate) enum Scan {
+    NeedMore,
+    Done(SoapInfo),
+}
+
+/// State kept between chunks.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HeaderScanner {
+    /// Commit point, relative to the XML region start.
+    committed: usize,
+    stack: Vec<Open>,
+    version: Option<SoapVersion>,
+    /// Text of the wsa header being captured.
+    capture: String,
+    action: Option<Option<String>>,
+    message_id: Option<Option<String>>,
+}
+
+impl HeaderScanner {
+    /// Scans `region` (the XML so far; `base` is its offset in the body).
+    /// `complete` says that no more bytes of this XML will come.
+    pub(crate) fn scan(
+        &mut self,
+        region: &[u8],
+        base: usize,
+        complete: bool,
+    ) -> Result<Scan, XdsError> {
+        if self.committed == 0 && self.version.is_none() {
+            const BOM: &[u8] = b"\xEF\xBB\xBF";
+            if region.starts_with(BOM) {
+                self.committed = BOM.len();
+            } else if region.len() < BOM.len() && BOM.starts_with(region) && !complete {
+                return Ok(Scan::NeedMore);
+            }
+        }
+        let origin = self.committed.min(region.len());
+        let data = &region[origin..];
+        let abs = |rel: usize| base + origin + rel;
+        let mut reader = xml::reader(data);
+        for open in &self.stack {
+            reader
+                .resolver_mut()
+                .push(&open.start)
+                .map_err(|e| XdsError::Xml {
+                    offset: abs(0),
+                    reason: e.to_string(),
+                })?;
+        }
+        let mut pending = String::new();
+        loop {
+            let before = reader.buffer_position() as usize;
+            let truncated = || XdsError::Truncated {
+                consumed: abs(data.len()),
+            };
+            let (ns, event) = match reader.read_resolved_event() {
+                Ok((r, ev)) => (Ns::classify(&r), ev),
+                Err(e) => {
+                    return match xml::classify_error(&e, &data[before..], abs(before)) {
+                        ErrClass::Fatal(err) => Err(err),
+                        ErrClass::Incomplete if complete => Err(truncated()),
+                        ErrClass::Incomplete => Ok(Scan::NeedMore),
+                    }
+                }
+            };
+            let outside = self.stack.is_empty();
+            match event {
+                Event::Eof if complete => return Err(truncated()),
+                Event::Eof => return Ok(Scan::NeedMore),
+                Event::Text(t) => {
+                    if outside {
+                        if let Some(i) = t.bytes().position(|b| !b.is_ascii_whitespace()) {
+                            return Err(XdsError::NotXml {
+                                offset: abs(before + i),
+                            });
+                        }
+                    } else if self.capturing() {
+                        pending.push_str(&t.xml10_content());
+                    }
+                    continue;
+                }
+                Event::GeneralRef(r) => {
+                    if outside {
+                        return Err(XdsError::NotXml {
+                            offset: abs(before),
+                        });
+                    }
+                    let c = xml::resolve_ref(&r, abs(before))?;
+                    if self.capturing() {
+                        pending.push(c);
+                    }
+                    continue;
+                }
+                Event::DocType(_) => {
+                    return Err(XdsError::DoctypeForbidden {
+                        offset: abs(before),
+                    })
+                }
+                _ => {}
+            }
+            // A markup event is complete: character data before it is final.
+            self.capture.push_str(&pending);
+            pending.clear();
+            let done = match event {
+                Event::CData(c) => {
+                    if outside {
+                        return Err(XdsError::NotXml {
+                            offset: abs(before),
+                        });
+                    }
+                    if self.capturing() {
+                        self.capture.push_str(&c);
+                    }
+                    None
+                }
+                Event::Decl(d) => {
+                    if let Some(Ok(enc)) = d.encoding() {
+                        check_charset(Some(&enc))?;
+                    }
+                    None
+                }
+                Event::Start(e) => self.on_start(e, ns, false, abs(before))?,
+                Event::Empty(e) => self.on_start(e, ns, true, abs(before))?,
+                Event::End(e) => {
+                    let Some(open) = self.stack.pop() else {
+                        return Err(XdsError::Xml {
+                            offset: abs(before),
+                            reason: "end tag without start tag".into(),
+                        });
+                    };
+                    if open.start.name() != e.name() {
+                        return Err(XdsError::Xml {
+                            offset: abs(before),
+                            reason: format!(
+                                "expected </{}>, found </{}>",
+                                open.start.name().as_ref(),
+                                e.name().as_ref()
+                            ),
+                        });
+                    }
+                    match open.kind {
+                        Kind::Capture(f) => {
+                            self.finish_capture(f);
+                            None
+                        }
+                        Kind::Header | Kind::Envelope => Some(self.info()),
+                        Kind::Other => None,
+                    }
+                }
+                _ => None,
+            };
+            self.committed = origin + reader.buffer_position() as usize;
+            if let Some(info) = done {
+                return Ok(Scan::Done(info));
+            }
+        }
+    }
+
+    fn capturing(&self) -> bool {
+        self.stack
+            .iter()
+            .any(|o| matches!(o.kind, Kind::Capture(_)))
+    }
+
+    fn info(&self) -> SoapInfo {
+        SoapInfo {
+            action: self.action.clone().flatten(),
+            message_id: self.message_id.clone().flatten(),
+            soap_version: self.version.unwrap_or(SoapVersion::V12),
+        }
+    }
+
+    fn finish_capture(&mut self, f: Field) {
+        let text = self.capture.trim();
+        let value = (!text.is_empty()).then(|| text.to_string());
+        self.capture.clear();
+        match f {
+            Field::Action => self.action = Some(value),
+            Field::MessageId => self.message_id = Some(value),
+        }
+    }
+
+    /// Handles a start (or empty-element) tag; returns the result when the
+    /// scan is finished.
+    fn on_start(
+        &mut self,
+        e: BytesStart<'_>,
+        ns: Ns,
+        empty: bool,
+        offset: usize,
+    ) -> Result<Option<SoapInfo>, XdsError> {
+        if ns == Ns::Undeclared {
+            return Err(XdsError::Xml {
+                offset,
+                reason: format!("undeclared namespace prefix in <{}>", e.name().as_ref()),
+            });
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(XdsError::TooDeep {
+                limit: MAX_DEPTH,
+                offset,
+            });
+        }
+        let local = e.local_name();
+        let local = local.as_ref();
+        let parent = self.stack.last().map(|o| o.kind);
+        let soap_ns = match self.version {
+            Some(SoapVersion::V11) => Ns::Soap11,
+            _ => Ns::Soap12,
+        };
+        let kind = match parent {
+            None => {
+                if !(ns.is_soap() && local == "Envelope") {
+                    return Err(XdsError::NotSoapEnvelope {
+                        found: e.name().as_ref().chars().take(128).collect(),
+                    });
+                }
+                self.version = Some(if ns == Ns::Soap11 {
+                    SoapVersion::V11
+                } else {
+                    SoapVersion::V12
+                });
+                Kind::Envelope
+            }
+            Some(Kind::Envelope) if ns == soap_ns && local == "Body" => {
+                return Ok(Some(self.info()))
+            }
+            Some(Kind::Envelope) if ns == soap_ns && local == "Header" => Kind::Header,
+            Some(Kind::Header) if ns == Ns::Wsa && (local == "Action" || local == "MessageID") => {
+                let (field, seen, name) = if local == "Action" {
+                    (Field::Action, self.action.is_some(), "Action")
+                } else {
+                    (Field::MessageId, self.message_id.is_some(), "MessageID")
+                };
+                if seen {
+                    return Err(XdsError::DuplicateHeader {
+                        header: name,
+                        offset,
+                    });
+                }
+                Kind::Capture(field)
+            }
+            _ => Kind::Other,
+        };
+        if empty {
+            return Ok(match kind {
+                Kind::Capture(f) => {
+                    self.finish_capture(f);
+                    None
+                }
+                Kind::Header | Kind::Envelope => Some(self.info()),
+                Kind::Other => None,
+            });
+        }
+        self.stack.push(Open {
+            start: e.into_owned(),
+            kind,
+        });
+        Ok(None)
+    }
+}

@@ -1,0 +1,47 @@
+//! Protocol `tcp`: pick a server (with redispatch on connect failure), then relay bytes.
+
+use super::{Conn, Handler};
+use crate::health::BoxFuture;
+use crate::pool::PickKey;
+use crate::{relay, upstream};
+use std::time::Instant;
+
+pub struct TcpHandler;
+
+impl Handler for TcpHandler {
+    fn handle(&self, conn: Conn) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let svc = conn.service.clone();
+            let key = PickKey {
+                client: conn.peer.ip(),
+                local_port: conn.local.port(),
+            };
+            let opts = svc.connect_opts(conn.peer, conn.local);
+            let (server, lease) = match upstream::connect(&svc.pool, key, &opts).await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, side = e.side().as_str(), "no server could take the connection; closing client");
+                    return;
+                }
+            };
+            let start = Instant::now();
+            let name = lease.server().name().to_string();
+            let r = tokio::select! {
+                r = relay::relay(&conn.stream, &server, svc.idle(), &svc.stats.traffic) => r,
+                _ = lease.server().retired.cancelled() => {
+                    tracing::info!(server = %name, "server removed by reload and drain time is over; closing");
+                    return;
+                }
+            };
+            let ms = start.elapsed().as_millis() as u64;
+            match r {
+                Ok(t) => {
+                    tracing::debug!(server = %name, up = t.up, down = t.down, ms, "connection closed")
+                }
+                Err(e) => {
+                    tracing::debug!(server = %name, error = %e, side = e.side().as_str(), ms, "connection ended")
+                }
+            }
+        })
+    }
+}

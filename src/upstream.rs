@@ -1,0 +1,142 @@
+//! Connecting to servers: one attempt per server not tried yet, each with the connect timeout,
+//! bounded by the retry budget; a failed attempt moves to the next server before the client is
+//! given up. Protocol handlers that must look at the server's first answer (DICOM's A-ASSOCIATE
+//! response) drive [`Attempts`] themselves; plain TCP uses [`connect`].
+
+use crate::config::ProxyProtocol;
+use crate::error::GatewayError;
+use crate::pool::{Lease, PickKey, Pool, Server};
+use crate::proxy_protocol;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// How to reach a server for one client connection.
+#[derive(Clone, Debug)]
+pub struct ConnectOpts {
+    pub timeout: Duration,
+    /// Further servers to try after the first failure.
+    pub retries: u32,
+    /// Send a PROXY header for (client address, service address).
+    pub proxy: Option<(ProxyProtocol, SocketAddr, SocketAddr)>,
+}
+
+/// The servers tried for one client connection.
+#[derive(Debug)]
+pub struct Attempts<'a> {
+    pool: &'a Pool,
+    key: PickKey,
+    tried: Vec<Arc<Server>>,
+    budget: u32,
+    last: Option<GatewayError>,
+}
+
+impl<'a> Attempts<'a> {
+    pub fn new(pool: &'a Pool, key: PickKey, retries: u32) -> Self {
+        Self {
+            pool,
+            key,
+            tried: Vec::new(),
+            budget: retries.saturating_add(1),
+            last: None,
+        }
+    }
+
+    /// The next server to try, if the budget and the pool allow.
+    pub fn next(&mut self) -> Option<Lease> {
+        if self.budget == 0 {
+            return None;
+        }
+        let l = self.pool.pick(&self.key, &self.tried)?;
+        self.budget -= 1;
+        Some(l)
+    }
+
+    /// Records a failure of `lease`'s server; it is not tried again for this connection.
+    pub fn failed(&mut self, lease: Lease, err: GatewayError) {
+        tracing::warn!(pool = self.pool.name(), server = lease.server().name(), addr = %lease.addr, error = %err, "server attempt failed, trying next");
+        self.tried.push(lease.server().clone());
+        self.last = Some(err);
+    }
+
+    pub fn attempts(&self) -> u32 {
+        self.tried.len() as u32
+    }
+
+    /// The error to report once no attempt is left.
+    pub fn into_error(self) -> GatewayError {
+        let pool = self.pool.name().to_string();
+        match self.last {
+            None => GatewayError::NoServer { pool },
+            Some(last) => GatewayError::Exhausted {
+                pool,
+                attempts: self.tried.len() as u32,
+                last: Box::new(last),
+            },
+        }
+    }
+}
+
+/// Connects to the lease's server (connect timeout), tunes the socket and sends the PROXY
+/// header if configured.
+pub async fn dial(lease: &Lease, opts: &ConnectOpts) -> Result<TcpStream, GatewayError> {
+    let server = lease.server().name().to_string();
+    let addr = lease.addr;
+    let s = match tokio::time::timeout(opts.timeout, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(source)) => {
+            return Err(GatewayError::Connect {
+                server,
+                addr,
+                source,
+            })
+        }
+        Err(_) => {
+            return Err(GatewayError::ConnectTimeout {
+                server,
+                addr,
+                timeout: opts.timeout,
+            })
+        }
+    };
+    tune(&s);
+    if let Some((v, src, dst)) = opts.proxy {
+        let h = proxy_protocol::header(v, src, dst);
+        crate::relay::write_all(&s, &h)
+            .await
+            .map_err(|source| GatewayError::Connect {
+                server,
+                addr,
+                source,
+            })?;
+    }
+    Ok(s)
+}
+
+/// Connects to the first server that answers, trying others on failure.
+pub async fn connect(
+    pool: &Pool,
+    key: PickKey,
+    opts: &ConnectOpts,
+) -> Result<(TcpStream, Lease), GatewayError> {
+    let mut a = Attempts::new(pool, key, opts.retries);
+    while let Some(lease) = a.next() {
+        match dial(&lease, opts).await {
+            Ok(s) => return Ok((s, lease)),
+            Err(e) => a.failed(lease, e),
+        }
+    }
+    Err(a.into_error())
+}
+
+/// TCP_NODELAY (relayed request/response traffic must not wait for Nagle) and keepalive, so a
+/// dead peer behind a silent firewall is noticed on long-lived connections.
+pub fn tune(s: &TcpStream) {
+    let _ = s.set_nodelay(true);
+    let ka = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(60))
+        .with_interval(Duration::from_secs(10))
+        .with_retries(6);
+    let _ = socket2::SockRef::from(s).set_tcp_keepalive(&ka);
+}
