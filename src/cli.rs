@@ -1,5 +1,5 @@
-//! The command line (clap): `run`, `check-config`; later issues add `echo`, `hl7-ping`,
-//! `xds-ping`, `status` and `server`.
+//! The command line (clap): `run`, `check-config`, `status`, `server`; later issues add `echo`,
+//! `hl7-ping` and `xds-ping`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -31,6 +31,48 @@ pub enum Cmd {
         /// The file to check.
         file: PathBuf,
     },
+    /// One DICOM C-ECHO (verification): prints status and round-trip time; exit 0 only on 0x0000.
+    Echo {
+        /// HOST:PORT of the DICOM peer.
+        target: String,
+        /// Calling AE title (ours).
+        #[arg(long = "aet", default_value = "TRIAGE")]
+        aet: String,
+        /// Called AE title (theirs).
+        #[arg(long = "aec", default_value = "ANY-SCP")]
+        aec: String,
+        /// Time allowed for the whole exchange, e.g. 5s.
+        #[arg(long, default_value = "5s", value_parser = parse_timeout)]
+        timeout: std::time::Duration,
+    },
+    /// Print the system overview (services, servers, state, health, connections) from the admin API.
+    Status {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Change a server's state through the admin API.
+    Server {
+        /// Pool name.
+        pool: String,
+        /// Server name within the pool.
+        server: String,
+        /// New state.
+        #[arg(value_parser = ["online", "drain", "halt"])]
+        state: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+/// Where the admin API is and how to authenticate (`triage status`, `triage server`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AdminArgs {
+    /// Admin API base URL.
+    #[arg(long = "admin", value_name = "URL", default_value = crate::admin::client::DEFAULT_ADMIN)]
+    pub url: String,
+    /// Bearer token ([admin] token of the gateway's config).
+    #[arg(long, env = "TRIAGE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// Where the config comes from, in the spec's order: `-c FILE`, `./triage.toml`, embedded.
@@ -39,4 +81,19 @@ pub fn choose_config(flag: Option<PathBuf>) -> Option<PathBuf> {
         let local = PathBuf::from("triage.toml");
         local.is_file().then_some(local)
     })
+}
+
+/// Parses `--timeout` values such as `5s` or `500ms`.
+pub fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::duration::parse_duration(s)
+}
+
+/// Resolves `HOST:PORT` (first address).
+pub fn resolve(target: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    target
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {target:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("cannot resolve {target:?}: no address"))
 }

@@ -8,19 +8,24 @@
 //! - [`proto`]: one handler per protocol; [`relay`]: the shared byte relay;
 //! - [`pool`]: servers, selection, persistence; [`health`]: checks and their scheduler;
 //! - [`upstream`]: connecting with redispatch; [`proxy_protocol`]: PROXY headers;
-//! - [`sim`]: built-in simulated backends.
+//! - [`sim`]: built-in simulated backends;
+//! - [`admin`]: the admin HTTP API and System Overview page; [`metrics`]: Prometheus metrics.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod bufpool;
 pub mod cli;
 pub mod config;
+pub mod dicom;
 pub mod error;
 pub mod health;
 pub mod listener;
+pub mod metrics;
 pub mod pool;
 pub mod proto;
 pub mod proxy_protocol;
 pub mod relay;
+pub mod route;
 pub mod runtime;
 pub mod service;
 pub mod sim;

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use triage::cli::{choose_config, Cli, Cmd};
+use triage::cli::{choose_config, AdminArgs, Cli, Cmd};
 use triage::config::Config;
 use triage::Runtime;
 
@@ -13,6 +13,14 @@ fn main() -> ExitCode {
     match cli.cmd {
         Some(Cmd::CheckConfig { file }) => check_config(&file),
         Some(Cmd::Run { config }) => run(config.or(cli.config)),
+        Some(Cmd::Echo { target, aet, aec, timeout }) => echo(&target, &aet, &aec, timeout),
+        Some(Cmd::Status { admin }) => admin_cmd(&admin, None),
+        Some(Cmd::Server {
+            pool,
+            server,
+            state,
+            admin,
+        }) => admin_cmd(&admin, Some((&pool, &server, &state))),
         None => run(cli.config),
     }
 }
@@ -27,6 +35,40 @@ fn check_config(file: &std::path::Path) -> ExitCode {
             for l in e.lines() {
                 eprintln!("{l}");
             }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `triage status` (no change) or `triage server POOL SERVER STATE`, through the admin API.
+fn admin_cmd(a: &AdminArgs, change: Option<(&str, &str, &str)>) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("triage: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let token = a.token.as_deref().filter(|t| !t.is_empty());
+    let result = rt.block_on(async {
+        match change {
+            None => triage::admin::ctl::status(&a.url, token).await,
+            Some((pool, server, state)) => {
+                triage::admin::ctl::set_state(&a.url, token, pool, server, state).await
+            }
+        }
+    });
+    match result {
+        Ok(out) => {
+            print!("{}", out.trim_end_matches('\n'));
+            println!();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("triage: {e}");
             ExitCode::FAILURE
         }
     }
@@ -98,4 +140,28 @@ async fn serve(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
     gw.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn echo(target: &str, aet: &str, aec: &str, timeout: std::time::Duration) -> ExitCode {
+    let addr = match triage::cli::resolve(target) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("triage echo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("triage echo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let o = rt.block_on(triage::dicom::echo::c_echo(addr, aet, aec, timeout));
+    println!("{target} ({aet} -> {aec}): {o}");
+    if o.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -11,7 +11,8 @@ use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -70,6 +71,11 @@ pub struct Runtime {
     sims: Mutex<HashMap<SimulatorSpec, (SocketAddr, CancellationToken)>>,
     path: Option<PathBuf>,
     reload_lock: tokio::sync::Mutex<()>,
+    /// The admin HTTP server (`[admin]`), kept across reloads while its address stays.
+    admin: Mutex<Option<crate::admin::AdminServer>>,
+    /// Handed to the admin server, which must not keep the runtime alive.
+    me: Weak<Runtime>,
+    started: Instant,
 }
 
 impl Runtime {
@@ -77,7 +83,7 @@ impl Runtime {
     /// `reload` re-reads (none for the embedded default).
     pub async fn start(config: Config, path: Option<PathBuf>) -> Result<Arc<Runtime>, StartError> {
         let snap = build(config, None)?;
-        let rt = Arc::new(Runtime {
+        let rt = Arc::new_cyclic(|me| Runtime {
             shared: Arc::new(Shared {
                 current: ArcSwap::from_pointee(Snapshot {
                     config: snap.config.clone(),
@@ -93,6 +99,9 @@ impl Runtime {
             sims: Mutex::new(HashMap::new()),
             path,
             reload_lock: tokio::sync::Mutex::new(()),
+            admin: Mutex::new(None),
+            me: me.clone(),
+            started: Instant::now(),
         });
         rt.apply(snap).await?;
         Ok(rt)
@@ -104,6 +113,17 @@ impl Runtime {
 
     pub fn config_path(&self) -> Option<&PathBuf> {
         self.path.as_ref()
+    }
+
+    /// Time since start.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The address the admin API is bound to (port 0 resolved), if `[admin]` is configured.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        let a = self.admin.lock().unwrap_or_else(|e| e.into_inner());
+        a.as_ref().map(|a| a.local)
     }
 
     /// The addresses a service actually listens on (port 0 resolved).
@@ -188,6 +208,7 @@ impl Runtime {
                 }
             }
         }
+        let admin = self.bind_admin(&snap).await?;
         let drain = snap.config.defaults.drain_timeout;
         let keep: Vec<ListenKey> = snap.by_listen.keys().cloned().collect();
         for p in &snap.pools {
@@ -195,7 +216,9 @@ impl Runtime {
         }
         prev.health_stop.cancel();
         retire(&prev, &snap, drain);
+        let want_admin = snap.config.admin.as_ref().map(|a| a.listen);
         self.shared.current.store(Arc::new(snap));
+        self.swap_admin(want_admin, admin);
         let mut have = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
         for (key, l) in fresh {
             let local = l.local_addr().unwrap_or(key.addr);
@@ -218,6 +241,44 @@ impl Runtime {
             stays
         });
         Ok(())
+    }
+
+    /// Binds the admin address if the new snapshot needs a different one than is running.
+    async fn bind_admin(
+        &self,
+        snap: &Snapshot,
+    ) -> Result<Option<tokio::net::TcpListener>, StartError> {
+        let Some(want) = snap.config.admin.as_ref().map(|a| a.listen) else {
+            return Ok(None);
+        };
+        let unchanged = {
+            let running = self.admin.lock().unwrap_or_else(|e| e.into_inner());
+            running.as_ref().is_some_and(|a| a.configured == want)
+        };
+        if unchanged {
+            return Ok(None);
+        }
+        crate::admin::bind(want)
+            .await
+            .map(Some)
+            .map_err(|source| StartError::Bind { addr: want, source })
+    }
+
+    /// Starts the admin server on a freshly bound listener (replacing the old one), or stops
+    /// it when `[admin]` is gone; an unchanged address keeps the running server.
+    fn swap_admin(&self, want: Option<SocketAddr>, fresh: Option<tokio::net::TcpListener>) {
+        let mut slot = self.admin.lock().unwrap_or_else(|e| e.into_inner());
+        match (want, fresh) {
+            (Some(addr), Some(l)) => {
+                *slot = Some(crate::admin::serve(l, addr, self.me.clone()));
+            }
+            (None, _) => {
+                if slot.take().is_some() {
+                    tracing::info!("admin API closed (no longer configured)");
+                }
+            }
+            (Some(_), None) => {}
+        }
     }
 
     async fn start_simulators(&self, want: &[SimulatorSpec]) -> Result<(), StartError> {
@@ -284,6 +345,7 @@ impl Runtime {
             tracker.wait().await;
         }
         self.snapshot().health_stop.cancel();
+        self.admin.lock().unwrap_or_else(|e| e.into_inner()).take();
         for (_, (_, stop)) in self.sims.lock().unwrap_or_else(|e| e.into_inner()).drain() {
             stop.cancel();
         }
@@ -328,12 +390,12 @@ fn build(config: Config, prev: Option<&Snapshot>) -> Result<Snapshot, StartError
                 spec.protocol.as_str()
             ))
         })?;
-        let pool = by_name.get(&spec.pool).cloned().ok_or_else(|| {
-            StartError::Other(format!(
-                "service {:?}: unknown pool {:?}",
-                spec.name, spec.pool
-            ))
-        })?;
+        let pool = match spec.pool.as_str() {
+            "" => None,
+            name => Some(by_name.get(name).cloned().ok_or_else(|| {
+                StartError::Other(format!("service {:?}: unknown pool {name:?}", spec.name))
+            })?),
+        };
         let old = prev.and_then(|p| p.service(&spec.name));
         let svc = Arc::new(Service {
             spec: spec.clone(),

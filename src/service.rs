@@ -30,8 +30,8 @@ impl ServiceStats {
 
 pub struct Service {
     pub spec: ServiceSpec,
-    /// The default pool.
-    pub pool: Arc<Pool>,
+    /// The default pool (none: routes only).
+    pub pool: Option<Arc<Pool>>,
     /// Every pool of the snapshot, for routes.
     pub pools: HashMap<String, Arc<Pool>>,
     pub handler: Arc<dyn Handler>,
@@ -54,9 +54,9 @@ impl Service {
         &self.spec.name
     }
 
-    /// The pool a route names (validated to exist), else the default pool.
-    pub fn pool_named(&self, name: &str) -> &Arc<Pool> {
-        self.pools.get(name).unwrap_or(&self.pool)
+    /// A pool by name (route targets are validated to exist).
+    pub fn pool_named(&self, name: &str) -> Option<&Arc<Pool>> {
+        self.pools.get(name)
     }
 
     pub fn connect_opts(&self, peer: SocketAddr, local: SocketAddr) -> ConnectOpts {

@@ -80,7 +80,9 @@ pub struct ServiceFile {
     pub name: Sp<String>,
     pub listen: Sp<Vec<Sp<String>>>,
     pub protocol: Sp<Protocol>,
-    pub pool: Sp<String>,
+    /// The default pool; may be omitted by dicom/mllp/xds services with routes (then an
+    /// unmatched request is refused at the protocol level).
+    pub pool: Option<Sp<String>>,
     pub ae_title: Option<Sp<String>>,
     pub proxy_protocol: Option<ProxyProtocol>,
     pub allow: Option<Vec<Sp<String>>>,
@@ -88,6 +90,12 @@ pub struct ServiceFile {
     pub client_timeout: Option<Dur>,
     pub server_timeout: Option<Dur>,
     pub max_connections: Option<Sp<u32>>,
+    /// Cap on what is buffered before routing: dicom A-ASSOCIATE-RQ (default 64 KiB), mllp
+    /// frame (default 16 MiB), xds SOAP header (default 64 KiB).
+    pub max_request_bytes: Option<Sp<u32>>,
+    /// How long the client may take to send what routing needs (dicom: the ARTIM timer,
+    /// default 30 s).
+    pub handshake_timeout: Option<Dur>,
     #[serde(default)]
     pub route: Vec<Sp<RouteFile>>,
 }

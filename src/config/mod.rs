@@ -69,6 +69,7 @@ pub struct ServiceSpec {
     pub name: String,
     pub listen: Vec<SocketAddr>,
     pub protocol: Protocol,
+    /// The default pool; empty when omitted (routes only, unmatched requests are refused).
     pub pool: String,
     pub ae_title: Option<String>,
     pub proxy_protocol: Option<ProxyProtocol>,
@@ -80,6 +81,10 @@ pub struct ServiceSpec {
     pub server_timeout: Duration,
     pub max_connections: u32,
     pub retries: u32,
+    /// Protocol-specific cap on bytes buffered before routing; `None` = the protocol's default.
+    pub max_request_bytes: Option<u32>,
+    /// Time allowed for the routing handshake; `None` = the protocol's default.
+    pub handshake_timeout: Option<Duration>,
 }
 
 /// One `[[service.route]]`: every key that is set must match (globs allowed); `pool` if so.

@@ -268,7 +268,7 @@ fn validate_service(
             listen.push(a);
         }
     }
-    let mut pool_ref = |p: &Sp<String>| {
+    let pool_ref = |cx: &mut Ctx, p: &Sp<String>| {
         if !pools.contains(p.get_ref().as_str()) {
             cx.err(
                 p.span(),
@@ -276,9 +276,15 @@ fn validate_service(
             );
         }
     };
-    pool_ref(&s.pool);
+    match &s.pool {
+        Some(p) => pool_ref(cx, p),
+        None if s.route.is_empty() || matches!(protocol, Protocol::Tcp | Protocol::Http | Protocol::Udp) => {
+            cx.err(s.name.span(), format!("service {name:?} needs pool = \"...\" (only dicom/mllp/xds services with routes may omit it)"));
+        }
+        None => {}
+    }
     for r in &s.route {
-        pool_ref(&r.get_ref().pool);
+        pool_ref(cx, &r.get_ref().pool);
     }
     if let Some(ae) = &s.ae_title {
         check_ae(cx, ae, false);
@@ -322,7 +328,7 @@ fn validate_service(
         name,
         listen,
         protocol,
-        pool: s.pool.get_ref().clone(),
+        pool: s.pool.as_ref().map(|p| p.get_ref().clone()).unwrap_or_default(),
         ae_title: s.ae_title.as_ref().map(|a| a.get_ref().trim().to_string()),
         proxy_protocol: s.proxy_protocol,
         allow,
@@ -333,6 +339,8 @@ fn validate_service(
         max_connections: positive(cx, s.max_connections.as_ref(), "max_connections")
             .unwrap_or(d.max_connections),
         retries: d.retries,
+        max_request_bytes: positive(cx, s.max_request_bytes.as_ref(), "max_request_bytes"),
+        handshake_timeout: s.handshake_timeout.map(|x| x.0),
     })
 }
 

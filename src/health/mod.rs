@@ -3,6 +3,7 @@
 //! protocol checks (C-ECHO, HL7 ACK, XDS query) plug in by adding a file and a line in [`build`].
 
 mod connect;
+mod dicom_echo;
 mod script;
 
 use crate::config::{HealthKind, HealthSpec};
@@ -57,7 +58,7 @@ pub trait Check: Send + Sync {
 pub fn is_supported(kind: HealthKind) -> bool {
     matches!(
         kind,
-        HealthKind::Connect | HealthKind::Script | HealthKind::None
+        HealthKind::Connect | HealthKind::Script | HealthKind::None | HealthKind::DicomEcho
     )
 }
 
@@ -68,8 +69,12 @@ pub fn build(spec: &HealthSpec) -> Option<Arc<dyn Check>> {
         HealthKind::Script => Some(Arc::new(script::ScriptCheck::new(
             spec.command.clone().unwrap_or_default(),
         ))),
+        HealthKind::DicomEcho => Some(Arc::new(dicom_echo::DicomEchoCheck {
+            calling_ae: spec.calling_ae.clone().unwrap_or_else(|| "TRIAGE".into()),
+            called_ae: spec.called_ae.clone(),
+            timeout: spec.timeout,
+        })),
         HealthKind::None
-        | HealthKind::DicomEcho
         | HealthKind::Hl7Ack
         | HealthKind::XdsQuery
         | HealthKind::Http => None,
@@ -164,6 +169,7 @@ impl Job {
             let probe = self.probe_all().await;
             let rtt = start.elapsed();
             let s = &self.server;
+            crate::metrics::observe_health_check(&s.pool, s.name(), rtt);
             if let Some(up) = streak.feed(probe.ok, s.healthy(), self.spec.rise, self.spec.fall) {
                 s.set_healthy(up);
                 if up {

@@ -2,6 +2,7 @@
 //! handshake (or per-message exchange) and then hands over to the shared relay. A new protocol
 //! is a file here plus a line in [`handler_for`] and [`is_supported`].
 
+mod dicom;
 mod tcp;
 
 use crate::config::Protocol;
@@ -55,13 +56,14 @@ pub trait Handler: Send + Sync {
 
 /// Whether this build serves a protocol.
 pub fn is_supported(p: Protocol) -> bool {
-    matches!(p, Protocol::Tcp)
+    matches!(p, Protocol::Tcp | Protocol::Dicom)
 }
 
 /// The handler for a protocol, if this build has one.
 pub fn handler_for(p: Protocol) -> Option<Arc<dyn Handler>> {
     match p {
         Protocol::Tcp => Some(Arc::new(tcp::TcpHandler)),
-        Protocol::Dicom | Protocol::Mllp | Protocol::Xds | Protocol::Http | Protocol::Udp => None,
+        Protocol::Dicom => Some(Arc::new(dicom::DicomHandler)),
+        Protocol::Mllp | Protocol::Xds | Protocol::Http | Protocol::Udp => None,
     }
 }

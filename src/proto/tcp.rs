@@ -17,7 +17,8 @@ impl Handler for TcpHandler {
                 local_port: conn.local.port(),
             };
             let opts = svc.connect_opts(conn.peer, conn.local);
-            let (server, lease) = match upstream::connect(&svc.pool, key, &opts).await {
+            let Some(pool) = &svc.pool else { return };
+            let (server, lease) = match upstream::connect(pool, key, &opts).await {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::warn!(error = %e, side = e.side().as_str(), "no server could take the connection; closing client");

@@ -1,6 +1,7 @@
 //! Built-in simulated backends (`[[simulator]]`), started by triage itself on loopback so that
 //! the embedded default works out of the box and sites can run acceptance tests.
 
+mod dicom;
 mod echo;
 
 use crate::config::{SimulatorKind, SimulatorSpec};
@@ -9,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Whether this build has a simulator kind.
 pub fn is_supported(kind: SimulatorKind) -> bool {
-    matches!(kind, SimulatorKind::TcpEcho)
+    matches!(kind, SimulatorKind::TcpEcho | SimulatorKind::Dicom)
 }
 
 /// Binds and starts a simulator; it runs until `stop` is cancelled.
@@ -26,7 +27,12 @@ pub async fn start(
                 tokio::select! { _ = stop.cancelled() => {}, _ = echo::serve(l) => {} }
             });
         }
-        SimulatorKind::Dicom | SimulatorKind::Hl7 | SimulatorKind::Xds => {
+        SimulatorKind::Dicom => {
+            tokio::spawn(async move {
+                tokio::select! { _ = stop.cancelled() => {}, _ = dicom::serve(l) => {} }
+            });
+        }
+        SimulatorKind::Hl7 | SimulatorKind::Xds => {
             return Err(std::io::Error::other(format!(
                 "simulator {name}: kind not supported by this build"
             )));
