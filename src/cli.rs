@@ -45,6 +45,14 @@ pub enum Cmd {
         #[arg(long, default_value = "5s", value_parser = parse_timeout)]
         timeout: std::time::Duration,
     },
+    /// Sends one HL7 test message over MLLP: prints MSA-1 and round-trip time; exit 0 only on AA/CA.
+    Hl7Ping {
+        /// HOST:PORT of the MLLP peer.
+        target: String,
+        /// Time allowed for the whole exchange, e.g. 5s.
+        #[arg(long, default_value = "5s", value_parser = parse_timeout)]
+        timeout: std::time::Duration,
+    },
     /// Print the system overview (services, servers, state, health, connections) from the admin API.
     Status {
         #[command(flatten)]

@@ -19,6 +19,7 @@ pub mod config;
 pub mod dicom;
 pub mod error;
 pub mod health;
+pub mod hl7;
 pub mod listener;
 pub mod metrics;
 pub mod pool;

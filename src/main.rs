@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     match cli.cmd {
         Some(Cmd::CheckConfig { file }) => check_config(&file),
         Some(Cmd::Run { config }) => run(config.or(cli.config)),
+        Some(Cmd::Hl7Ping { target, timeout }) => hl7_ping(&target, timeout),
         Some(Cmd::Echo { target, aet, aec, timeout }) => echo(&target, &aet, &aec, timeout),
         Some(Cmd::Status { admin }) => admin_cmd(&admin, None),
         Some(Cmd::Server {
@@ -160,6 +161,30 @@ fn echo(target: &str, aet: &str, aec: &str, timeout: std::time::Duration) -> Exi
     let o = rt.block_on(triage::dicom::echo::c_echo(addr, aet, aec, timeout));
     println!("{target} ({aet} -> {aec}): {o}");
     if o.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn hl7_ping(target: &str, timeout: std::time::Duration) -> ExitCode {
+    let addr = match triage::cli::resolve(target) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("triage hl7-ping: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("triage hl7-ping: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let o = rt.block_on(triage::hl7::ping::ping(addr, None, timeout));
+    println!("{target}: MSA-1 {} {} ({} ms)", o.code.as_deref().unwrap_or("-"), o.detail, o.rtt.as_millis());
+    if o.ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -359,13 +359,17 @@ impl Runtime {
 
 /// Builds a snapshot, reusing unchanged servers, stick tables, service counters and tokens.
 fn build(config: Config, prev: Option<&Snapshot>) -> Result<Snapshot, StartError> {
+    // An unchanged server is reused as is; one whose settings changed (weight, limits...) but
+    // not its identity gets a successor that keeps its health, counters and connections.
     let prev_server = |pool: &str, spec: &crate::config::ServerSpec| -> Option<Arc<Server>> {
         let p = prev?.pool(pool)?;
-        p.servers
-            .iter()
-            .chain(p.fallback.iter())
-            .find(|s| s.spec == *spec)
-            .cloned()
+        let all = || p.servers.iter().chain(p.fallback.iter());
+        if let Some(s) = all().find(|s| s.spec == *spec) {
+            return Some(s.clone());
+        }
+        all()
+            .find(|s| s.same_identity(spec))
+            .map(|s| Server::successor(s, spec.clone()))
     };
     let pools: Vec<Arc<Pool>> = config
         .pools
@@ -424,11 +428,12 @@ fn retire(prev: &Snapshot, next: &Snapshot, drain: std::time::Duration) {
     let mut tokens = Vec::new();
     for p in &prev.pools {
         for s in p.servers.iter().chain(p.fallback.iter()) {
-            let kept = next.pools.iter().any(|np| {
+            // Kept as is or through a successor (same pool, name and address).
+            let kept = next.pool(p.name()).is_some_and(|np| {
                 np.servers
                     .iter()
                     .chain(np.fallback.iter())
-                    .any(|n| Arc::ptr_eq(n, s))
+                    .any(|n| n.same_identity(&s.spec))
             });
             if !kept {
                 tokens.push(s.retired.clone());

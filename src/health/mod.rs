@@ -4,6 +4,7 @@
 
 mod connect;
 mod dicom_echo;
+mod hl7_ack;
 mod script;
 
 use crate::config::{HealthKind, HealthSpec};
@@ -58,7 +59,11 @@ pub trait Check: Send + Sync {
 pub fn is_supported(kind: HealthKind) -> bool {
     matches!(
         kind,
-        HealthKind::Connect | HealthKind::Script | HealthKind::None | HealthKind::DicomEcho
+        HealthKind::Connect
+            | HealthKind::Script
+            | HealthKind::None
+            | HealthKind::DicomEcho
+            | HealthKind::Hl7Ack
     )
 }
 
@@ -74,8 +79,11 @@ pub fn build(spec: &HealthSpec) -> Option<Arc<dyn Check>> {
             called_ae: spec.called_ae.clone(),
             timeout: spec.timeout,
         })),
+        HealthKind::Hl7Ack => Some(Arc::new(hl7_ack::Hl7AckCheck {
+            message: spec.message.clone(),
+            timeout: spec.timeout,
+        })),
         HealthKind::None
-        | HealthKind::Hl7Ack
         | HealthKind::XdsQuery
         | HealthKind::Http => None,
     }

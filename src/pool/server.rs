@@ -25,12 +25,20 @@ pub struct Server {
     pub pool: String,
     state: AtomicU8,
     healthy: AtomicBool,
-    active: AtomicU32,
-    total: AtomicU64,
+    /// Connection counters, shared with the server's successors across reloads.
+    counts: Arc<Counts>,
     last_check: Mutex<Option<CheckResult>>,
     last_flip: Mutex<Instant>,
     /// Cancelled (after the drain timeout) when a reload removes this server.
     pub retired: CancellationToken,
+}
+
+/// Connections of a server: shared by a server and its successors (see [`Server::successor`]),
+/// so connections still running on the old object count against the new one.
+#[derive(Debug, Default)]
+struct Counts {
+    active: AtomicU32,
+    total: AtomicU64,
 }
 
 fn state_to_u8(s: ServerState) -> u8 {
@@ -48,11 +56,37 @@ impl Server {
             spec,
             pool: pool.to_string(),
             healthy: AtomicBool::new(true),
-            active: AtomicU32::new(0),
-            total: AtomicU64::new(0),
+            counts: Arc::new(Counts::default()),
             last_check: Mutex::new(None),
             last_flip: Mutex::new(Instant::now()),
             retired: CancellationToken::new(),
+        })
+    }
+
+    /// Whether `spec` names the same server: same name and address (weight, limits, backup,
+    /// state may differ). A reload keeps a server's identity when only its settings change.
+    pub fn same_identity(&self, spec: &ServerSpec) -> bool {
+        self.spec.name == spec.name && self.spec.address == spec.address
+    }
+
+    /// The server that replaces `prev` when a reload changed its settings but not its identity:
+    /// it starts with `prev`'s health and last check, shares its connection counters (so
+    /// connections still running on `prev` are counted) and its retirement token (removing the
+    /// server later also ends those connections after the drain time).
+    pub fn successor(prev: &Server, spec: ServerSpec) -> Arc<Server> {
+        Arc::new(Server {
+            state: AtomicU8::new(state_to_u8(spec.state)),
+            spec,
+            pool: prev.pool.clone(),
+            healthy: AtomicBool::new(prev.healthy()),
+            counts: prev.counts.clone(),
+            last_check: Mutex::new(prev.last_check()),
+            last_flip: Mutex::new(
+                prev.last_flip
+                    .lock()
+                    .map_or_else(|_| Instant::now(), |t| *t),
+            ),
+            retired: prev.retired.clone(),
         })
     }
 
@@ -107,30 +141,31 @@ impl Server {
     }
 
     pub fn active(&self) -> u32 {
-        self.active.load(Ordering::Relaxed)
+        self.counts.active.load(Ordering::Relaxed)
     }
 
     pub fn total(&self) -> u64 {
-        self.total.load(Ordering::Relaxed)
+        self.counts.total.load(Ordering::Relaxed)
     }
 
     /// Takes a connection slot unless `max_connections` (non-zero) is reached.
     pub(crate) fn try_acquire(&self) -> bool {
         let max = self.spec.max_connections;
         let ok = self
+            .counts
             .active
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |a| {
                 (max == 0 || a < max).then_some(a + 1)
             })
             .is_ok();
         if ok {
-            self.total.fetch_add(1, Ordering::Relaxed);
+            self.counts.total.fetch_add(1, Ordering::Relaxed);
         }
         ok
     }
 
     pub(crate) fn release(&self) {
-        self.active.fetch_sub(1, Ordering::AcqRel);
+        self.counts.active.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// May take new clients: Online, healthy, weight > 0, below its connection limit.
@@ -195,6 +230,26 @@ mod tests {
     fn port_zero_takes_client_port() {
         let s = Server::new("p", spec(0));
         assert_eq!(s.target(11112).port(), 11112);
+    }
+
+    #[test]
+    fn successor_keeps_health_counters_and_retirement() {
+        let s = Server::new("p", spec(0));
+        assert!(s.try_acquire());
+        s.set_healthy(false);
+        let mut changed = spec(5);
+        changed.weight = 7;
+        assert!(s.same_identity(&changed));
+        let n = Server::successor(&s, changed);
+        assert!(!n.healthy());
+        assert_eq!((n.active(), n.total()), (1, 1));
+        s.release(); // a connection that started on the old object ends
+        assert_eq!(n.active(), 0);
+        n.retired.cancel();
+        assert!(s.retired.is_cancelled());
+        let mut moved = spec(0);
+        moved.address = "127.0.0.2:0".parse().unwrap();
+        assert!(!s.same_identity(&moved));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! is a file here plus a line in [`handler_for`] and [`is_supported`].
 
 mod dicom;
+mod mllp;
 mod tcp;
 
 use crate::config::Protocol;
@@ -56,7 +57,7 @@ pub trait Handler: Send + Sync {
 
 /// Whether this build serves a protocol.
 pub fn is_supported(p: Protocol) -> bool {
-    matches!(p, Protocol::Tcp | Protocol::Dicom)
+    matches!(p, Protocol::Tcp | Protocol::Dicom | Protocol::Mllp)
 }
 
 /// The handler for a protocol, if this build has one.
@@ -64,6 +65,7 @@ pub fn handler_for(p: Protocol) -> Option<Arc<dyn Handler>> {
     match p {
         Protocol::Tcp => Some(Arc::new(tcp::TcpHandler)),
         Protocol::Dicom => Some(Arc::new(dicom::DicomHandler)),
-        Protocol::Mllp | Protocol::Xds | Protocol::Http | Protocol::Udp => None,
+        Protocol::Mllp => Some(Arc::new(mllp::MllpHandler::default())),
+        Protocol::Xds | Protocol::Http | Protocol::Udp => None,
     }
 }

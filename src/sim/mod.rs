@@ -3,6 +3,7 @@
 
 mod dicom;
 mod echo;
+mod hl7;
 
 use crate::config::{SimulatorKind, SimulatorSpec};
 use tokio::net::TcpListener;
@@ -10,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Whether this build has a simulator kind.
 pub fn is_supported(kind: SimulatorKind) -> bool {
-    matches!(kind, SimulatorKind::TcpEcho | SimulatorKind::Dicom)
+    matches!(kind, SimulatorKind::TcpEcho | SimulatorKind::Dicom | SimulatorKind::Hl7)
 }
 
 /// Binds and starts a simulator; it runs until `stop` is cancelled.
@@ -32,7 +33,12 @@ pub async fn start(
                 tokio::select! { _ = stop.cancelled() => {}, _ = dicom::serve(l) => {} }
             });
         }
-        SimulatorKind::Hl7 | SimulatorKind::Xds => {
+        SimulatorKind::Hl7 => {
+            tokio::spawn(async move {
+                tokio::select! { _ = stop.cancelled() => {}, _ = hl7::serve(l) => {} }
+            });
+        }
+        SimulatorKind::Xds => {
             return Err(std::io::Error::other(format!(
                 "simulator {name}: kind not supported by this build"
             )));
