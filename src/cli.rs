@@ -53,6 +53,14 @@ pub enum Cmd {
         #[arg(long, default_value = "5s", value_parser = parse_timeout)]
         timeout: std::time::Duration,
     },
+    /// Sends the ITI-18 health query: exit 0 only on a Success response.
+    XdsPing {
+        /// Registry endpoint, e.g. http://registry:8080/xds/registry
+        url: String,
+        /// Time allowed for the whole exchange, e.g. 5s.
+        #[arg(long, default_value = "5s", value_parser = parse_timeout)]
+        timeout: std::time::Duration,
+    },
     /// Print the system overview (services, servers, state, health, connections) from the admin API.
     Status {
         #[command(flatten)]
@@ -104,4 +112,24 @@ pub fn resolve(target: &str) -> Result<std::net::SocketAddr, String> {
         .map_err(|e| format!("cannot resolve {target:?}: {e}"))?
         .next()
         .ok_or_else(|| format!("cannot resolve {target:?}: no address"))
+}
+
+/// Splits `http://HOST[:PORT][/PATH]` into (host header, socket address, path).
+pub fn parse_http_url(url: &str) -> Result<(String, std::net::SocketAddr, String), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url:?}: only http:// URLs are supported"))?;
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    if hostport.is_empty() {
+        return Err(format!("{url:?}: no host"));
+    }
+    let with_port = if hostport.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:80")
+    };
+    Ok((hostport.to_string(), resolve(&with_port)?, path))
 }

@@ -20,6 +20,7 @@ pub mod dicom;
 pub mod error;
 pub mod health;
 pub mod hl7;
+pub mod httpfwd;
 pub mod listener;
 pub mod metrics;
 pub mod pool;
@@ -31,6 +32,7 @@ pub mod runtime;
 pub mod service;
 pub mod sim;
 pub mod upstream;
+pub mod xds;
 
 pub use config::Config;
 pub use runtime::Runtime;

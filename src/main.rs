@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Some(Cmd::CheckConfig { file }) => check_config(&file),
         Some(Cmd::Run { config }) => run(config.or(cli.config)),
         Some(Cmd::Hl7Ping { target, timeout }) => hl7_ping(&target, timeout),
+        Some(Cmd::XdsPing { url, timeout }) => xds_ping(&url, timeout),
         Some(Cmd::Echo { target, aet, aec, timeout }) => echo(&target, &aet, &aec, timeout),
         Some(Cmd::Status { admin }) => admin_cmd(&admin, None),
         Some(Cmd::Server {
@@ -184,6 +185,30 @@ fn hl7_ping(target: &str, timeout: std::time::Duration) -> ExitCode {
     };
     let o = rt.block_on(triage::hl7::ping::ping(addr, None, timeout));
     println!("{target}: MSA-1 {} {} ({} ms)", o.code.as_deref().unwrap_or("-"), o.detail, o.rtt.as_millis());
+    if o.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn xds_ping(url: &str, timeout: std::time::Duration) -> ExitCode {
+    let (host, addr, path) = match triage::cli::parse_http_url(url) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("triage xds-ping: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("triage xds-ping: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let o = rt.block_on(triage::xds::ping::ping(addr, &host, &path, timeout));
+    println!("{url}: {}", o.detail);
     if o.ok {
         ExitCode::SUCCESS
     } else {

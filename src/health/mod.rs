@@ -5,6 +5,7 @@
 mod connect;
 mod dicom_echo;
 mod hl7_ack;
+mod xds_query;
 mod script;
 
 use crate::config::{HealthKind, HealthSpec};
@@ -64,6 +65,7 @@ pub fn is_supported(kind: HealthKind) -> bool {
             | HealthKind::None
             | HealthKind::DicomEcho
             | HealthKind::Hl7Ack
+            | HealthKind::XdsQuery
     )
 }
 
@@ -83,8 +85,11 @@ pub fn build(spec: &HealthSpec) -> Option<Arc<dyn Check>> {
             message: spec.message.clone(),
             timeout: spec.timeout,
         })),
+        HealthKind::XdsQuery => Some(Arc::new(xds_query::XdsQueryCheck {
+            path: spec.path.clone().unwrap_or_else(|| "/".into()),
+            timeout: spec.timeout,
+        })),
         HealthKind::None
-        | HealthKind::XdsQuery
         | HealthKind::Http => None,
     }
 }

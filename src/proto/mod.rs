@@ -5,6 +5,9 @@
 mod dicom;
 mod mllp;
 mod tcp;
+mod xds;
+
+pub use xds::action::find as xds_find_action;
 
 use crate::config::Protocol;
 use crate::health::BoxFuture;
@@ -57,7 +60,7 @@ pub trait Handler: Send + Sync {
 
 /// Whether this build serves a protocol.
 pub fn is_supported(p: Protocol) -> bool {
-    matches!(p, Protocol::Tcp | Protocol::Dicom | Protocol::Mllp)
+    matches!(p, Protocol::Tcp | Protocol::Dicom | Protocol::Mllp | Protocol::Xds)
 }
 
 /// The handler for a protocol, if this build has one.
@@ -66,6 +69,7 @@ pub fn handler_for(p: Protocol) -> Option<Arc<dyn Handler>> {
         Protocol::Tcp => Some(Arc::new(tcp::TcpHandler)),
         Protocol::Dicom => Some(Arc::new(dicom::DicomHandler)),
         Protocol::Mllp => Some(Arc::new(mllp::MllpHandler::default())),
-        Protocol::Xds | Protocol::Http | Protocol::Udp => None,
+        Protocol::Xds => Some(Arc::new(xds::XdsHandler::default())),
+        Protocol::Http | Protocol::Udp => None,
     }
 }

@@ -4,6 +4,7 @@
 mod dicom;
 mod echo;
 mod hl7;
+mod xds;
 
 use crate::config::{SimulatorKind, SimulatorSpec};
 use tokio::net::TcpListener;
@@ -11,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Whether this build has a simulator kind.
 pub fn is_supported(kind: SimulatorKind) -> bool {
-    matches!(kind, SimulatorKind::TcpEcho | SimulatorKind::Dicom | SimulatorKind::Hl7)
+    matches!(kind, SimulatorKind::TcpEcho | SimulatorKind::Dicom | SimulatorKind::Hl7 | SimulatorKind::Xds)
 }
 
 /// Binds and starts a simulator; it runs until `stop` is cancelled.
@@ -39,6 +40,12 @@ pub async fn start(
             });
         }
         SimulatorKind::Xds => {
+            tokio::spawn(async move {
+                tokio::select! { _ = stop.cancelled() => {}, _ = xds::serve(l) => {} }
+            });
+        }
+        #[allow(unreachable_patterns)]
+        _ => {
             return Err(std::io::Error::other(format!(
                 "simulator {name}: kind not supported by this build"
             )));

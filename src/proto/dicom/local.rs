@@ -1,6 +1,7 @@
 //! The gateway's own AE title (`[[service]] ae_title`): triage answers C-ECHO itself — success
 //! while at least one server of the service's default pool is up, A-ASSOCIATE-RJ otherwise.
-//! This is the "verification" front door modalities are configured against (PS3.7 §9.1.5).
+//! This is the "verification" front door modalities are configured against (PS3.7 §9.1.5,
+//! Verification SOP Class PS3.4 Annex A).
 
 use super::pdu_io::{read_pdu, ReadError};
 use crate::relay::write_all;
@@ -9,61 +10,88 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use triage_dicom::{self as codec, AssociateRj, PduType};
 
-/// Serves an association addressed to the gateway itself; returns the result label for metrics.
+/// Processing failure (PS3.7 §C.4.1): the C-ECHO status once every server went down
+/// mid-association.
+const STATUS_PROCESSING_FAILURE: u16 = 0x0110;
+
+/// Serves an association addressed to the gateway itself; returns the result label of
+/// `triage_dicom_associations_total`: `local-accepted` once the AC went out (however the
+/// association ends), `local-rejected`, or `aborted` if no AC could be sent.
+/// No server up: RJ rejected-transient local-limit-exceeded; Verification not proposed: RJ
+/// rejected-permanent no-reason-given (PS3.8 §9.3.4).
 pub async fn serve(mut s: TcpStream, rq: &[u8], svc: &Service, max: u32) -> &'static str {
     let our_ae = svc.spec.ae_title.as_deref().unwrap_or("TRIAGE");
-    let up = svc.pool.as_ref().map_or(0, |p| p.up_count());
-    if up == 0 {
+    if up_count(svc) == 0 {
         tracing::info!("local C-ECHO refused: no server of the default pool is up");
         let _ = write_all(&s, &AssociateRj::local_limit_exceeded().encode()).await;
-        return "rejected";
+        return "local-rejected";
     }
     if !codec::proposes_verification(rq) {
+        tracing::info!("local association refused: Verification SOP Class not proposed");
         let _ = write_all(&s, &AssociateRj::no_reason().encode()).await;
-        return "rejected";
+        return "local-rejected";
     }
     let ac = match codec::build_verification_ac(rq, our_ae) {
         Ok(ac) => ac,
         Err(e) => {
             tracing::warn!(error = %e, "cannot answer the association request; aborting");
-            let _ = write_all(&s, &codec::encode_abort(codec::ABORT_SOURCE_SERVICE_PROVIDER, codec::ABORT_REASON_INVALID_PARAMETER)).await;
+            abort(&s, codec::ABORT_REASON_INVALID_PARAMETER).await;
             return "aborted";
         }
     };
     if write_all(&s, &ac).await.is_err() {
         return "aborted";
     }
+    let end = session(&mut s, svc, max).await;
+    tracing::debug!(end, "local association over");
+    "local-accepted"
+}
+
+fn up_count(svc: &Service) -> usize {
+    svc.pool.as_ref().map_or(0, |p| p.up_count())
+}
+
+async fn abort(s: &TcpStream, reason: u8) {
+    let _ = write_all(s, &codec::encode_abort(codec::ABORT_SOURCE_SERVICE_PROVIDER, reason)).await;
+}
+
+/// Answers C-ECHO-RQs until the release (PS3.8 §9.3.6/§9.3.7); returns how it ended.
+async fn session(s: &mut TcpStream, svc: &Service, max: u32) -> &'static str {
+    // The AC announced AC_MAX_PDU_LENGTH; the peer must not send more.
+    let cap = max.max(codec::AC_MAX_PDU_LENGTH + 64);
     let idle = svc.spec.client_timeout.min(Duration::from_secs(300));
     loop {
-        let pdu = match read_pdu(&mut s, max.max(codec::AC_MAX_PDU_LENGTH + 64), idle).await {
+        let pdu = match read_pdu(s, cap, idle).await {
             Ok(p) => p,
-            Err(ReadError::Closed) => return "accepted",
+            Err(ReadError::Closed) => return "closed without release",
             Err(e) => {
-                tracing::info!(error = %e, "local association ended");
-                let _ = write_all(&s, &codec::encode_abort(codec::ABORT_SOURCE_SERVICE_PROVIDER, codec::ABORT_REASON_NOT_SPECIFIED)).await;
-                return "aborted";
+                tracing::info!(error = %e, "local association: bad or missing PDU; aborting");
+                abort(s, codec::ABORT_REASON_NOT_SPECIFIED).await;
+                return "aborted by triage";
             }
         };
         match pdu.pdu_type {
-            PduType::PData => {
-                let answer = echo_answer(&pdu.bytes, svc);
-                match answer {
-                    Some(rsp) => {
-                        if write_all(&s, &rsp).await.is_err() {
-                            return "aborted";
-                        }
-                    }
-                    None => {
-                        let _ = write_all(&s, &codec::encode_abort(codec::ABORT_SOURCE_SERVICE_PROVIDER, codec::ABORT_REASON_UNEXPECTED_PDU)).await;
-                        return "aborted";
+            PduType::PData => match echo_answer(&pdu.bytes, svc) {
+                Some(rsp) => {
+                    if write_all(s, &rsp).await.is_err() {
+                        return "client gone";
                     }
                 }
-            }
+                None => {
+                    tracing::info!("local association: only C-ECHO is served here; aborting");
+                    abort(s, codec::ABORT_REASON_UNEXPECTED_PDU).await;
+                    return "aborted by triage";
+                }
+            },
             PduType::ReleaseRq => {
-                let _ = write_all(&s, &codec::encode_release_rp()).await;
-                return "accepted";
+                let _ = write_all(s, &codec::encode_release_rp()).await;
+                return "released";
             }
-            _ => return "aborted",
+            PduType::Abort => return "aborted by the client",
+            _ => {
+                abort(s, codec::ABORT_REASON_UNEXPECTED_PDU).await;
+                return "aborted by triage";
+            }
         }
     }
 }
@@ -76,8 +104,6 @@ fn echo_answer(pdata: &[u8], svc: &Service) -> Option<Vec<u8>> {
     if cmd.command_field != codec::C_ECHO_RQ {
         return None;
     }
-    let up = svc.pool.as_ref().map_or(0, |p| p.up_count());
-    // 0x0110 = Processing failure (PS3.7 §C.4.1) once every server went down mid-association.
-    let status = if up > 0 { codec::STATUS_SUCCESS } else { 0x0110 };
+    let status = if up_count(svc) > 0 { codec::STATUS_SUCCESS } else { STATUS_PROCESSING_FAILURE };
     Some(codec::build_echo_rsp_pdata(pdv.context_id, cmd.message_id.unwrap_or(1), status))
 }

@@ -1,29 +1,46 @@
 //! Protocol `dicom`: association-aware balancing (PS3.8). triage reads the A-ASSOCIATE-RQ
-//! (length capped, ARTIM-style timeout), routes by called/calling AE, rewrites the called AE to
-//! the server's own if configured, tries servers until one accepts (connection refused, connect
-//! timeout, A-ABORT or a transient A-ASSOCIATE-RJ move on to the next), restores the called AE
-//! in the A-ASSOCIATE-AC, then relays bytes untouched. No server: the client gets a proper
-//! A-ASSOCIATE-RJ, never a bare reset; garbage or an oversized PDU: A-ABORT.
+//! (PS3.8 §9.3.2; length capped before buffering, within the ARTIM interval of §9.1.5), routes
+//! by called/calling AE, then [`forward`] tries servers until one accepts (called AE rewritten to
+//! the server's own if configured and restored in the AC), and [`relay`] moves bytes untouched
+//! until either side closes. What the client sees when triage says no:
+//! - no route (service without a default pool): A-ASSOCIATE-RJ rejected-permanent,
+//!   called-AE-title-not-recognized (PS3.8 §9.3.4, Table 9-21);
+//! - no server accepted: A-ASSOCIATE-RJ rejected-transient, local-limit-exceeded (a client may
+//!   retry later); a server's permanent RJ is passed on as the server sent it;
+//! - source not allowed: RJ calling-AE-title-not-recognized; connection limit: RJ
+//!   local-limit-exceeded;
+//! - garbage, an oversized or truncated PDU, a PDU other than the RQ, or no complete RQ within
+//!   ARTIM: A-ABORT (PS3.8 §9.3.8, service-provider source) and close, never a bare reset.
+//!
+//! Every association request counts in `triage_dicom_associations_total{service,called_ae,
+//! result}` and ends with one log line: calling AE, called AE, server, presentation-context
+//! count, bytes each way, duration.
 
+mod forward;
 mod local;
 mod pdu_io;
+mod relay;
 
 use super::{Conn, Handler, Refusal};
 use crate::health::BoxFuture;
 use crate::pool::PickKey;
-use crate::relay::{self, write_all};
+use crate::relay::write_all;
 use crate::route::{route, RouteKey};
 use crate::service::Service;
-use crate::upstream::{self, Attempts};
+use forward::{ClientEvent, Outcome};
 use pdu_io::{read_pdu, ReadError};
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
-use triage_dicom::{self as codec, AssociateRj, PduType};
+use triage_dicom::{self as codec, AssociateRj, AssociateInfo, PduType};
 
-/// ARTIM default (PS3.8 §9.1.5): time allowed for the A-ASSOCIATE-RQ.
+/// ARTIM default (PS3.8 §9.1.5): time allowed for the A-ASSOCIATE-RQ, and for a server's answer.
 pub const DEFAULT_ARTIM: Duration = Duration::from_secs(30);
-/// Cap for the server's answer (A-ASSOCIATE-AC carries the same items as the RQ).
-const MAX_AC: u32 = 1024 * 1024;
+/// A refused connection gets at most this long to send its request before the RJ.
+const REFUSE_WAIT: Duration = Duration::from_secs(5);
+/// Distinct `called_ae` label values kept; further AEs (any client can send any) count as "other".
+const MAX_AE_LABELS: usize = 256;
 
 pub struct DicomHandler;
 
@@ -36,12 +53,15 @@ impl Handler for DicomHandler {
         Box::pin(async move {
             let mut s = conn.stream;
             let svc = conn.service;
-            // Read the request first so the peer is in the state where it expects an answer.
-            let _ = read_pdu(&mut s, max_rq(&svc), Duration::from_secs(5)).await;
+            // Read the request first: the peer then expects an answer and reports the RJ.
+            let wait = artim(&svc).min(REFUSE_WAIT);
+            let Some((_, info)) = read_rq(&mut s, &svc, wait).await else { return };
             let rj = match why {
                 Refusal::NotAllowed => AssociateRj::calling_ae_not_recognized(),
                 Refusal::TooManyConnections => AssociateRj::local_limit_exceeded(),
             };
+            tracing::info!(calling_ae = %info.calling_ae, called_ae = %info.called_ae, reason = %rj, refusal = why.as_str(), "association rejected");
+            count(&svc, &info.called_ae, "rejected");
             let _ = write_all(&s, &rj.encode()).await;
         })
     }
@@ -51,134 +71,135 @@ fn max_rq(svc: &Service) -> u32 {
     svc.spec.max_request_bytes.unwrap_or(codec::DEFAULT_MAX_ASSOC_RQ)
 }
 
+fn artim(svc: &Service) -> Duration {
+    svc.spec.handshake_timeout.unwrap_or(DEFAULT_ARTIM)
+}
+
+/// Counts one association request in `triage_dicom_associations_total`.
+fn count(svc: &Service, called_ae: &str, result: &str) {
+    let labels = crate::metrics::DicomLabels {
+        service: svc.name().to_string(),
+        called_ae: ae_label(called_ae),
+        result: result.to_string(),
+    };
+    crate::metrics::global().dicom_associations.get_or_create(&labels).inc();
+}
+
+/// The `called_ae` label: the AE itself for the first [`MAX_AE_LABELS`] distinct valid AEs
+/// seen, else "other", so that clients cannot grow the metric without bound.
+fn ae_label(ae: &str) -> String {
+    static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    if codec::validate_ae_title(ae).is_err() {
+        return "other".into();
+    }
+    let Ok(mut seen) = SEEN.lock() else { return "other".into() };
+    let seen = seen.get_or_insert_with(HashSet::new);
+    if seen.contains(ae) || (seen.len() < MAX_AE_LABELS && seen.insert(ae.to_string())) {
+        ae.to_string()
+    } else {
+        "other".into()
+    }
+}
+
 async fn abort(s: &TcpStream, reason: u8) {
     let _ = write_all(s, &codec::encode_abort(codec::ABORT_SOURCE_SERVICE_PROVIDER, reason)).await;
+}
+
+/// Reads and parses the A-ASSOCIATE-RQ. On anything else the client gets an A-ABORT (unless it
+/// simply closed without a byte) and `None` comes back; the failure is logged and counted.
+async fn read_rq(client: &mut TcpStream, svc: &Service, limit: Duration) -> Option<(Vec<u8>, AssociateInfo)> {
+    let (reason, why) = match read_pdu(client, max_rq(svc), limit).await {
+        Ok(p) if p.pdu_type == PduType::AssociateRq => match codec::parse_associate_rq(&p.bytes) {
+            Ok(info) => return Some((p.bytes.to_vec(), info)),
+            Err(e) => (codec::ABORT_REASON_INVALID_PARAMETER, format!("unparseable A-ASSOCIATE-RQ: {e}")),
+        },
+        Ok(p) => (codec::ABORT_REASON_UNEXPECTED_PDU, format!("expected A-ASSOCIATE-RQ, got {:?}", p.pdu_type)),
+        Err(ReadError::Closed) => return None,
+        Err(ReadError::Invalid(e @ codec::DicomError::UnknownPduType { .. })) => (codec::ABORT_REASON_UNRECOGNIZED_PDU, format!("not DICOM: {e}")),
+        Err(ReadError::Invalid(e)) => (codec::ABORT_REASON_INVALID_PARAMETER, format!("bad PDU: {e}")),
+        Err(e) => (codec::ABORT_REASON_NOT_SPECIFIED, format!("no association request: {e}")),
+    };
+    tracing::warn!(reason = %why, "aborting the connection");
+    count(svc, "", "aborted");
+    abort(client, reason).await;
+    None
 }
 
 async fn serve(conn: Conn) {
     let svc = conn.service.clone();
     let mut client = conn.stream;
-    let artim = svc.spec.handshake_timeout.unwrap_or(DEFAULT_ARTIM);
-    let rq = match read_pdu(&mut client, max_rq(&svc), artim).await {
-        Ok(p) if p.pdu_type == PduType::AssociateRq => p,
-        Ok(p) => {
-            tracing::warn!(pdu = ?p.pdu_type, "expected A-ASSOCIATE-RQ; aborting");
-            return abort(&client, codec::ABORT_REASON_UNEXPECTED_PDU).await;
-        }
-        Err(ReadError::Closed) => return,
-        Err(e @ ReadError::Invalid(_)) => {
-            tracing::warn!(error = %e, "bad PDU from client; aborting");
-            return abort(&client, codec::ABORT_REASON_INVALID_PARAMETER).await;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "no association request; aborting");
-            return abort(&client, codec::ABORT_REASON_NOT_SPECIFIED).await;
-        }
-    };
-    let info = match codec::parse_associate_rq(&rq.bytes) {
-        Ok(i) => i,
-        Err(e) => {
-            tracing::warn!(error = %e, "unparseable A-ASSOCIATE-RQ; aborting");
-            return abort(&client, codec::ABORT_REASON_INVALID_PARAMETER).await;
-        }
-    };
-    let span = tracing::Span::current();
-    span.record("calling_ae", info.calling_ae.as_str());
-    tracing::debug!(calling_ae = %info.calling_ae, called_ae = %info.called_ae, contexts = info.presentation_contexts, "association requested");
+    let start = Instant::now();
+    let Some((rq, info)) = read_rq(&mut client, &svc, artim(&svc)).await else { return };
+    tracing::Span::current().record("calling_ae", info.calling_ae.as_str());
+    let (calling, called, contexts) = (info.calling_ae.as_str(), info.called_ae.as_str(), info.presentation_contexts);
+    tracing::debug!(calling_ae = calling, called_ae = called, contexts, "association requested");
 
-    if svc.spec.ae_title.as_deref() == Some(info.called_ae.as_str()) {
-        let result = local::serve(client, &rq.bytes, &svc, max_rq(&svc)).await;
-        tracing::info!(calling_ae = %info.calling_ae, called_ae = %info.called_ae, result, "local verification association");
-        return;
+    if svc.spec.ae_title.as_deref() == Some(called) {
+        let result = local::serve(client, &rq, &svc, max_rq(&svc)).await;
+        let ms = start.elapsed().as_millis() as u64;
+        tracing::info!(calling_ae = calling, called_ae = called, contexts, result, ms, "local verification association ended");
+        return count(&svc, called, result);
     }
 
-    let key = RouteKey { called_ae: Some(&info.called_ae), calling_ae: Some(&info.calling_ae), ..Default::default() };
+    let key = RouteKey { called_ae: Some(called), calling_ae: Some(calling), ..Default::default() };
     let pool = match route(&svc.spec.routes, &key) {
         Some(name) => svc.pool_named(name),
         None => svc.pool.as_ref(),
     };
     let Some(pool) = pool else {
-        tracing::info!(calling_ae = %info.calling_ae, called_ae = %info.called_ae, "no route for called AE: rejected");
-        let _ = write_all(&client, &AssociateRj::called_ae_not_recognized().encode()).await;
+        let rj = AssociateRj::called_ae_not_recognized();
+        tracing::info!(calling_ae = calling, called_ae = called, contexts, reason = %rj, "no route for the called AE: rejected");
+        count(&svc, called, "rejected");
+        let _ = write_all(&client, &rj.encode()).await;
         return;
     };
 
-    let start = Instant::now();
     let opts = svc.connect_opts(conn.peer, conn.local);
-    let mut attempts = Attempts::new(pool, PickKey { client: conn.peer.ip(), local_port: conn.local.port() }, opts.retries);
-    let mut permanent_rj: Option<Vec<u8>> = None;
-    while let Some(lease) = attempts.next() {
-        let mut server = match upstream::dial(&lease, &opts).await {
-            Ok(s) => s,
-            Err(e) => {
-                attempts.failed(lease, e);
-                continue;
-            }
-        };
-        // Rewrite the called AE in a copy; every other byte stays as the client sent it.
-        let mut out = rq.bytes.to_vec();
-        let rewritten = match &lease.server().spec.ae_title {
-            Some(ae) if *ae != info.called_ae => codec::rewrite_called_ae(&mut out, ae).is_ok(),
-            _ => false,
-        };
-        if let Err(e) = write_all(&server, &out).await {
-            attempts.failed(lease, crate::error::GatewayError::ServerIo(e));
-            continue;
+    let pick = PickKey { client: conn.peer.ip(), local_port: conn.local.port() };
+    let (server, lease, ac) = match forward::forward(&client, pool, pick, &opts, &rq, artim(&svc)).await {
+        Outcome::Accepted { server, lease, ac } => (server, lease, ac),
+        Outcome::Rejected { rj, pdu, server } => {
+            tracing::info!(calling_ae = calling, called_ae = called, contexts, server, reason = %rj, "association rejected by the server");
+            count(&svc, called, "rejected");
+            let _ = write_all(&client, &pdu).await;
+            return;
         }
-        let answer = match read_pdu(&mut server, MAX_AC, artim).await {
-            Ok(a) => a,
-            Err(e) => {
-                attempts.failed(lease, crate::error::GatewayError::ServerIo(std::io::Error::other(format!("no association answer: {e}"))));
-                continue;
-            }
-        };
-        match answer.pdu_type {
-            PduType::AssociateAc => {
-                let mut ac = answer.bytes.to_vec();
-                if rewritten {
-                    // Restore the called AE the client asked for (PS3.8 §9.3.3: same value as the RQ).
-                    let _ = codec::rewrite_called_ae(&mut ac, &info.called_ae);
-                }
-                if write_all(&client, &ac).await.is_err() {
-                    return;
-                }
-                let server_name = lease.server().name().to_string();
-                tracing::info!(calling_ae = %info.calling_ae, called_ae = %info.called_ae, server = %server_name, contexts = info.presentation_contexts, "association accepted");
-                let r = tokio::select! {
-                    r = relay::relay(&client, &server, svc.idle(), &svc.stats.traffic) => r,
-                    _ = lease.server().retired.cancelled() => return,
-                };
-                let ms = start.elapsed().as_millis() as u64;
-                match r {
-                    Ok(t) => tracing::info!(server = %server_name, up = t.up, down = t.down, ms, "association ended"),
-                    Err(e) => tracing::info!(server = %server_name, error = %e, side = e.side().as_str(), ms, "association ended"),
-                }
-                return;
-            }
-            PduType::AssociateRj => {
-                let rj = AssociateRj::parse(&answer.bytes).unwrap_or(AssociateRj::no_reason());
-                if rj.is_transient() {
-                    attempts.failed(lease, crate::error::GatewayError::ServerIo(std::io::Error::other(format!("association rejected: {rj}"))));
-                    continue;
-                }
-                tracing::info!(calling_ae = %info.calling_ae, called_ae = %info.called_ae, server = lease.server().name(), reason = %rj, "association rejected by server");
-                permanent_rj = Some(answer.bytes.to_vec());
-                break;
-            }
-            other => {
-                let e = std::io::Error::other(format!("unexpected {other:?} in answer to A-ASSOCIATE-RQ"));
-                attempts.failed(lease, crate::error::GatewayError::ServerIo(e));
-                continue;
-            }
+        Outcome::NoServer(e) => {
+            let rj = AssociateRj::local_limit_exceeded();
+            tracing::warn!(calling_ae = calling, called_ae = called, contexts, pool = pool.name(), error = %e, reason = %rj, "no server accepted the association: rejected");
+            count(&svc, called, "no-server");
+            let _ = write_all(&client, &rj.encode()).await;
+            return;
         }
-    }
-    let rj = match permanent_rj {
-        Some(bytes) => bytes,
-        None => {
-            let e = attempts.into_error();
-            tracing::warn!(calling_ae = %info.calling_ae, called_ae = %info.called_ae, error = %e, "no server accepted the association: rejected");
-            AssociateRj::local_limit_exceeded().encode()
+        Outcome::ClientGone(ev) => {
+            tracing::info!(calling_ae = calling, called_ae = called, contexts, event = ?ev, "client gave up while servers were tried");
+            count(&svc, called, "aborted");
+            if ev == ClientEvent::Unexpected {
+                abort(&client, codec::ABORT_REASON_UNEXPECTED_PDU).await;
+            }
+            return;
         }
     };
-    let _ = write_all(&client, &rj).await;
+    let server_name = lease.server().name().to_string();
+    if let Err(e) = write_all(&client, &ac).await {
+        tracing::info!(calling_ae = calling, called_ae = called, server = %server_name, error = %e, "client gone before the A-ASSOCIATE-AC");
+        count(&svc, called, "aborted");
+        forward::abort(&server).await;
+        return;
+    }
+    count(&svc, called, "accepted");
+    tracing::info!(calling_ae = calling, called_ae = called, server = %server_name, contexts, "association accepted");
+    let ended = tokio::select! {
+        e = relay::relay(&client, &server, svc.idle(), artim(&svc), &svc.stats.traffic) => e,
+        _ = lease.server().retired.cancelled() => {
+            tracing::info!(calling_ae = calling, called_ae = called, server = %server_name, "server removed by reload and drain time is over; closing");
+            return;
+        }
+    };
+    let (up, down) = (ended.transfer.up, ended.transfer.down);
+    let ms = start.elapsed().as_millis() as u64;
+    match ended.result {
+        Ok(closer) => tracing::info!(calling_ae = calling, called_ae = called, server = %server_name, contexts, up, down, ms, closed_by = closer.as_str(), "association ended"),
+        Err(e) => tracing::info!(calling_ae = calling, called_ae = called, server = %server_name, contexts, up, down, ms, error = %e, side = e.side().as_str(), "association ended"),
+    }
 }

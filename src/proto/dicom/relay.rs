@@ -1,0 +1,223 @@
+//! The byte relay after the A-ASSOCIATE-AC: P-DATA-TF, A-RELEASE and A-ABORT PDUs (PS3.8
+//! §9.3.5–§9.3.8) pass both ways untouched and unparsed, counted per direction.
+//!
+//! DICOM has no half-closed transport: a transport close ends the association (PS3.8 §9.2,
+//! state table events 17 "transport connection closed"). So unlike the plain TCP relay, when one
+//! side closes, its FIN is forwarded and the other side gets a bounded grace (the ARTIM
+//! interval, PS3.8 §9.1.5: what an acceptor waits for the requestor's close after A-RELEASE-RP)
+//! to finish and close too; then both sockets are closed. An error on either leg closes both.
+//! The idle limit applies only while nothing moves: bytes in either direction keep both legs
+//! alive, so a long C-STORE never turns into an abort.
+
+use crate::bufpool::Buf;
+use crate::error::{GatewayError, Side};
+use crate::relay::{write_all, Idle, Traffic, Transfer};
+use std::io;
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// How the relay ended.
+#[derive(Debug)]
+pub struct Ended {
+    pub transfer: Transfer,
+    /// `Ok` for a close by either side (the other followed or was closed after the grace).
+    pub result: Result<Closer, GatewayError>,
+}
+
+/// Which side closed the association's transport first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Closer {
+    Client,
+    Server,
+}
+
+impl Closer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Closer::Client => "client",
+            Closer::Server => "server",
+        }
+    }
+}
+
+/// Relays until one side closes (plus the grace for the other), an error, or the idle limit.
+pub async fn relay(
+    client: &TcpStream,
+    server: &TcpStream,
+    idle: Idle,
+    grace: Duration,
+    traffic: &Traffic,
+) -> Ended {
+    let epoch = Instant::now();
+    let last = AtomicU64::new(0);
+    let (up_n, down_n) = (AtomicU64::new(0), AtomicU64::new(0));
+    let up = pump(client, server, Side::Client, &last, epoch, [&traffic.up, &up_n]);
+    let down = pump(server, client, Side::Server, &last, epoch, [&traffic.down, &down_n]);
+    tokio::pin!(up, down);
+    let (limit, side) = if idle.client <= idle.server {
+        (idle.client, Side::Client)
+    } else {
+        (idle.server, Side::Server)
+    };
+    let first = tokio::select! {
+        r = &mut up => r.map(|()| Closer::Client),
+        r = &mut down => r.map(|()| Closer::Server),
+        _ = watchdog(&last, epoch, limit) => Err(GatewayError::Idle { side, after: limit }),
+    };
+    let result = match first {
+        Ok(closer) => {
+            // The closer's FIN was forwarded; the other side may still send what it has (an
+            // A-RELEASE-RP, an A-ABORT) and close within the grace.
+            let rest = match closer {
+                Closer::Client => tokio::time::timeout(grace, &mut down).await,
+                Closer::Server => tokio::time::timeout(grace, &mut up).await,
+            };
+            match rest {
+                Ok(Ok(())) => Ok(closer),
+                Ok(Err(e)) => Err(e),
+                Err(_) => {
+                    tracing::debug!(closed_first = closer.as_str(), ?grace, "other side did not close within the grace; closing it");
+                    Ok(closer)
+                }
+            }
+        }
+        Err(e) => Err(e),
+    };
+    let transfer = Transfer {
+        up: up_n.load(Ordering::Relaxed),
+        down: down_n.load(Ordering::Relaxed),
+    };
+    Ended { transfer, result }
+}
+
+fn io_err(side: Side) -> impl Fn(io::Error) -> GatewayError {
+    move |e| match side {
+        Side::Client => GatewayError::ClientIo(e),
+        _ => GatewayError::ServerIo(e),
+    }
+}
+
+/// Copies `src` → `dst` until `src` ends, then forwards the FIN to `dst`.
+async fn pump(
+    src: &TcpStream,
+    dst: &TcpStream,
+    src_side: Side,
+    last: &AtomicU64,
+    epoch: Instant,
+    counters: [&AtomicU64; 2],
+) -> Result<(), GatewayError> {
+    let dst_side = if src_side == Side::Client {
+        Side::Server
+    } else {
+        Side::Client
+    };
+    loop {
+        src.readable().await.map_err(io_err(src_side))?;
+        // A buffer is borrowed only while bytes are in flight (idle associations hold none).
+        let mut buf = Buf::get();
+        let n = match src.try_read(&mut buf) {
+            Ok(0) => {
+                if let Err(e) = socket2::SockRef::from(dst).shutdown(Shutdown::Write) {
+                    if e.kind() != io::ErrorKind::NotConnected {
+                        return Err(io_err(dst_side)(e));
+                    }
+                }
+                return Ok(());
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(io_err(src_side)(e)),
+        };
+        write_all(dst, &buf[..n]).await.map_err(io_err(dst_side))?;
+        drop(buf);
+        last.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        for c in counters {
+            c.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Resolves once nothing has moved for `limit`.
+async fn watchdog(last: &AtomicU64, epoch: Instant, limit: Duration) {
+    loop {
+        let deadline = epoch + Duration::from_millis(last.load(Ordering::Relaxed)) + limit;
+        if Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep_until(deadline).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (b, _) = l.accept().await.unwrap();
+        (a, b)
+    }
+
+    const LONG: Idle = Idle {
+        client: Duration::from_secs(60),
+        server: Duration::from_secs(60),
+    };
+
+    #[tokio::test]
+    async fn server_close_closes_a_silent_client_after_the_grace() {
+        let (mut cli, cli_proxy) = pair().await;
+        let (srv_proxy, mut srv) = pair().await;
+        let t = Traffic::default();
+        let h = tokio::spawn(async move { relay(&cli_proxy, &srv_proxy, LONG, Duration::from_millis(200), &t).await });
+        // An A-ABORT, then the server closes; the client reads it but never closes by itself.
+        srv.write_all(&[7, 0, 0, 0, 0, 4, 0, 0, 2, 0]).await.unwrap();
+        drop(srv);
+        let mut got = Vec::new();
+        cli.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, [7, 0, 0, 0, 0, 4, 0, 0, 2, 0]);
+        // The plain TCP relay would wait for the client's FIN (up to the idle limit).
+        let ended = tokio::time::timeout(Duration::from_secs(5), h).await.expect("relay still running").unwrap();
+        drop(cli);
+        assert_eq!(ended.result.unwrap(), Closer::Server);
+        assert_eq!(ended.transfer, Transfer { up: 0, down: 10 });
+    }
+
+    #[tokio::test]
+    async fn client_close_after_release_lets_the_server_answer() {
+        let (mut cli, cli_proxy) = pair().await;
+        let (srv_proxy, mut srv) = pair().await;
+        let t = Traffic::default();
+        let h = tokio::spawn(async move { relay(&cli_proxy, &srv_proxy, LONG, Duration::from_secs(5), &t).await });
+        cli.write_all(b"rq").await.unwrap();
+        cli.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        srv.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"rq");
+        srv.write_all(b"late").await.unwrap();
+        drop(srv);
+        let mut back = Vec::new();
+        cli.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, b"late");
+        let ended = h.await.unwrap();
+        assert_eq!(ended.result.unwrap(), Closer::Client);
+        assert_eq!(ended.transfer, Transfer { up: 2, down: 4 });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_limit_applies_only_without_traffic() {
+        let (_cli, cli_proxy) = pair().await;
+        let (srv_proxy, _srv) = pair().await;
+        let idle = Idle {
+            client: Duration::from_secs(60),
+            server: Duration::from_secs(3600),
+        };
+        let e = relay(&cli_proxy, &srv_proxy, idle, Duration::from_secs(1), &Traffic::default()).await;
+        assert!(matches!(e.result, Err(GatewayError::Idle { side: Side::Client, .. })), "{e:?}");
+    }
+}
