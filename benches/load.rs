@@ -1,1 +1,327 @@
-fn main() {}
+//! Load harness: the same workloads on loopback, in one run, (a) direct to the backend,
+//! (b) through HAProxy in TCP mode (`nbthread 1`), (c) through triage; prints one table with
+//! the ratios triage/HAProxy.
+//!
+//! Workloads: a bulk upload (1 GiB) to a sink; short connections (1 KiB request, 1 KiB reply,
+//! close); ping-pong of 1 KiB on persistent connections (rate, p50/p99); and thousands of idle
+//! proxied connections. For each proxy: CPU time (utime+stime from /proc/PID/stat) per GiB, per
+//! connection and per round trip, and VmRSS growth per idle connection.
+//!
+//! The harness re-executes itself under `taskset -c 1` (client and backends on core 1) and
+//! starts each proxy under `taskset -c 0`.
+//!
+//! ```text
+//! cargo build --release --bin triage && cargo bench --bench load            # full run
+//! cargo bench --bench load -- --quick                                       # small run
+//! cargo bench --bench load -- --triage PATH --haproxy PATH --rust-log warn
+//! cargo bench --bench load -- --only triage --skip idle,bulk    # e.g. to profile one proxy
+//! ```
+//! Without `--bench` (as under `cargo test --benches`) it does nothing.
+
+#[path = "load/procs.rs"]
+mod procs;
+#[path = "load/report.rs"]
+mod report;
+#[path = "load/work.rs"]
+mod work;
+
+use procs::Proxy;
+use report::Figures;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use work::Addrs;
+
+/// Every phase is cut after this long.
+const PHASE_LIMIT: Duration = Duration::from_secs(120);
+/// How long a proxy may take to start listening (long enough for valgrind).
+const READY_LIMIT: Duration = Duration::from_secs(60);
+
+#[derive(Debug)]
+struct Args {
+    quick: bool,
+    triage: Option<PathBuf>,
+    haproxy: PathBuf,
+    rust_log: String,
+    /// Targets to measure (direct, haproxy, triage); empty = all.
+    only: Vec<String>,
+    /// Workloads to leave out (idle, short, pingpong, bulk).
+    skip: Vec<String>,
+}
+
+impl Args {
+    fn wants(&self, target: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|t| t == target)
+    }
+}
+
+/// How much each workload does.
+#[derive(Clone, Copy, Debug)]
+pub struct Sizes {
+    pub bulk_bytes: u64,
+    pub short_conns: usize,
+    pub short_conc: usize,
+    pub pp_conns: usize,
+    pub pp_rts: usize,
+    pub idle_conns: usize,
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Sizes {
+                bulk_bytes: 128 << 20,
+                short_conns: 2_000,
+                short_conc: 16,
+                pp_conns: 4,
+                pp_rts: 2_500,
+                idle_conns: 500,
+            }
+        } else {
+            Sizes {
+                bulk_bytes: 1 << 30,
+                short_conns: 10_000,
+                short_conc: 16,
+                pp_conns: 4,
+                pp_rts: 10_000,
+                idle_conns: 2_000,
+            }
+        }
+    }
+}
+
+const USAGE: &str =
+    "usage: cargo bench --bench load -- [--quick] [--triage PATH] [--haproxy PATH] \
+     [--rust-log FILTER] [--only direct,haproxy,triage] [--skip idle,short,pingpong,bulk]";
+const TARGETS: [&str; 3] = ["direct", "haproxy", "triage"];
+const WORKLOADS: [&str; 4] = ["idle", "short", "pingpong", "bulk"];
+
+fn list(v: String, allowed: &[&str]) -> Result<Vec<String>, String> {
+    let items: Vec<String> = v.split(',').map(str::to_string).collect();
+    match items.iter().find(|i| !allowed.contains(&i.as_str())) {
+        Some(bad) => Err(format!(
+            "unknown name {bad:?} (one of {allowed:?})\n{USAGE}"
+        )),
+        None => Ok(items),
+    }
+}
+
+/// `None`: not asked to run (no `--bench`, as under `cargo test`).
+fn parse_args() -> Result<Option<Args>, String> {
+    let mut a = Args {
+        quick: false,
+        triage: None,
+        haproxy: PathBuf::from("haproxy"),
+        rust_log: "info".into(),
+        only: Vec::new(),
+        skip: Vec::new(),
+    };
+    let mut run = false;
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value\n{USAGE}"));
+        match arg.as_str() {
+            "--bench" => run = true,
+            "--quick" => a.quick = true,
+            "--triage" => a.triage = Some(value("--triage")?.into()),
+            "--haproxy" => a.haproxy = value("--haproxy")?.into(),
+            "--rust-log" => a.rust_log = value("--rust-log")?,
+            "--only" => a.only = list(value("--only")?, &TARGETS)?,
+            "--skip" => a.skip = list(value("--skip")?, &WORKLOADS)?,
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(run.then_some(a))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            println!("load harness: not run (use `cargo bench --bench load`)");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(code) = procs::pin_self() {
+        return code;
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("load: cannot build the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(run(args))
+}
+
+async fn run(args: Args) -> ExitCode {
+    let sizes = Sizes::new(args.quick);
+    let tck = procs::clk_tck();
+    let dir = std::env::temp_dir().join(format!("triage-load-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("load: {}: {e}", dir.display());
+        return ExitCode::FAILURE;
+    }
+    let back = match work::start_backends().await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("load: cannot start the backends: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let haproxy = procs::haproxy_version(&args.haproxy);
+    let triage = procs::find_triage(args.triage.clone());
+    report::header(&sizes, haproxy.as_deref(), &triage, &args.rust_log);
+    let load_before = procs::loadavg();
+
+    let mut results: Vec<(&str, Result<Figures, String>)> = Vec::new();
+    let skip = &args.skip;
+    if args.wants("direct") {
+        results.push(("direct", measure(None, &back, &sizes, skip, tck).await));
+    }
+    match &haproxy {
+        _ if !args.wants("haproxy") => {}
+        None => println!(
+            "HAProxy not found ({}): install it with `apt-get install -y haproxy`; measuring direct and triage only",
+            args.haproxy.display()
+        ),
+        Some(_) => {
+            let r = match procs::spawn_haproxy(&args.haproxy, &dir, &back) {
+                Ok(mut p) => measure(Some(&mut p), &back, &sizes, skip, tck).await,
+                Err(e) => Err(e.to_string()),
+            };
+            results.push(("haproxy", r));
+        }
+    }
+    match &triage {
+        _ if !args.wants("triage") => {}
+        Err(e) => println!("triage not measured: {e}"),
+        Ok(bin) => {
+            let r = match procs::spawn_triage(bin, &dir, &back, &args.rust_log) {
+                Ok(mut p) => measure(Some(&mut p), &back, &sizes, skip, tck).await,
+                Err(e) => Err(e.to_string()),
+            };
+            results.push(("triage", r));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    report::table(&results, &load_before, &procs::loadavg());
+    if results.iter().any(|(_, r)| r.is_err()) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn phase<T>(
+    what: &str,
+    f: impl std::future::Future<Output = std::io::Result<T>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(PHASE_LIMIT, f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("{what}: {e}")),
+        Err(_) => Err(format!("{what}: no result within {PHASE_LIMIT:?}")),
+    }
+}
+
+/// Runs every workload against `proxy`'s frontends (or the backends themselves when `None`).
+async fn measure(
+    mut proxy: Option<&mut Proxy>,
+    back: &Addrs,
+    sizes: &Sizes,
+    skip: &[String],
+    tck: f64,
+) -> Result<Figures, String> {
+    let on = |w: &str| !skip.iter().any(|s| s == w);
+    let name = proxy.as_ref().map_or("direct", |p| p.name);
+    let front = proxy.as_ref().map_or(*back, |p| p.front);
+    for a in [front.sink, front.resp, front.echo] {
+        if !work::wait_ready(a, READY_LIMIT).await {
+            let why = proxy.as_mut().map(|p| {
+                let st = p.exited().unwrap_or_else(|| "still running".into());
+                format!(" ({st}; log:\n{})", p.log_tail())
+            });
+            return Err(format!(
+                "{name}: {a} not accepting after {READY_LIMIT:?}{}",
+                why.unwrap_or_default()
+            ));
+        }
+    }
+    let pid = proxy.as_ref().map(|p| p.pid);
+    let cpu = |pid: Option<u32>| -> Result<f64, String> {
+        pid.map_or(Ok(0.0), |p| {
+            procs::cpu_secs(p, tck).map_err(|e| e.to_string())
+        })
+    };
+    let mut f = Figures::default();
+    eprintln!("[{name}] warm-up");
+    phase("warm-up", work::short(front.resp, 64, 4)).await?;
+    phase("warm-up", work::ping_pong(front.echo, 2, 100)).await?;
+
+    if let (Some(pid), true) = (pid, on("idle")) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = procs::rss_kib(pid).map_err(|e| e.to_string())?;
+        eprintln!("[{name}] {} idle connections", sizes.idle_conns);
+        let held = phase("idle", work::open_idle(front.echo, sizes.idle_conns, 64)).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = procs::rss_kib(pid).map_err(|e| e.to_string())?;
+        drop(held);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        f.rss_base_kib = Some(before as f64);
+        f.idle_kib = Some((after as f64 - before as f64) / sizes.idle_conns as f64);
+    }
+
+    if on("short") {
+        eprintln!("[{name}] {} short connections", sizes.short_conns);
+        let c0 = cpu(pid)?;
+        let t = phase(
+            "short connections",
+            work::short(front.resp, sizes.short_conns, sizes.short_conc),
+        )
+        .await?;
+        let c1 = cpu(pid)?;
+        f.conn_per_s = Some(sizes.short_conns as f64 / t.as_secs_f64());
+        f.cpu_us_per_conn = pid.map(|_| (c1 - c0) * 1e6 / sizes.short_conns as f64);
+    }
+
+    if on("pingpong") {
+        eprintln!("[{name}] ping-pong");
+        let c0 = cpu(pid)?;
+        let pp = phase(
+            "ping-pong",
+            work::ping_pong(front.echo, sizes.pp_conns, sizes.pp_rts),
+        )
+        .await?;
+        let c1 = cpu(pid)?;
+        let rts = (sizes.pp_conns * sizes.pp_rts) as f64;
+        f.rt_per_s = Some(rts / pp.elapsed.as_secs_f64());
+        f.p50_us = Some(pp.percentile_us(0.50));
+        f.p99_us = Some(pp.percentile_us(0.99));
+        f.cpu_us_per_rt = pid.map(|_| (c1 - c0) * 1e6 / rts);
+    }
+
+    if on("bulk") {
+        eprintln!("[{name}] bulk upload of {} MiB", sizes.bulk_bytes >> 20);
+        let c0 = cpu(pid)?;
+        let t = phase("bulk", work::bulk(front.sink, sizes.bulk_bytes)).await?;
+        let c1 = cpu(pid)?;
+        let gib = sizes.bulk_bytes as f64 / (1u64 << 30) as f64;
+        f.mib_per_s = Some(sizes.bulk_bytes as f64 / (1 << 20) as f64 / t.as_secs_f64());
+        f.cpu_s_per_gib = pid.map(|_| (c1 - c0) / gib);
+    }
+    if let Some(p) = proxy.as_mut() {
+        if let Some(st) = p.exited() {
+            return Err(format!("{name} exited during the run: {st}"));
+        }
+    }
+    Ok(f)
+}

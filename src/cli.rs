@@ -126,7 +126,10 @@ pub fn parse_http_url(url: &str) -> Result<(String, std::net::SocketAddr, String
     if hostport.is_empty() {
         return Err(format!("{url:?}: no host"));
     }
-    let with_port = if hostport.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+    let with_port = if hostport
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
         hostport.to_string()
     } else {
         format!("{hostport}:80")

@@ -15,7 +15,12 @@ fn main() -> ExitCode {
         Some(Cmd::Run { config }) => run(config.or(cli.config)),
         Some(Cmd::Hl7Ping { target, timeout }) => hl7_ping(&target, timeout),
         Some(Cmd::XdsPing { url, timeout }) => xds_ping(&url, timeout),
-        Some(Cmd::Echo { target, aet, aec, timeout }) => echo(&target, &aet, &aec, timeout),
+        Some(Cmd::Echo {
+            target,
+            aet,
+            aec,
+            timeout,
+        }) => echo(&target, &aet, &aec, timeout),
         Some(Cmd::Status { admin }) => admin_cmd(&admin, None),
         Some(Cmd::Server {
             pool,
@@ -152,7 +157,10 @@ fn echo(target: &str, aet: &str, aec: &str, timeout: std::time::Duration) -> Exi
             return ExitCode::FAILURE;
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("triage echo: {e}");
@@ -176,7 +184,10 @@ fn hl7_ping(target: &str, timeout: std::time::Duration) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("triage hl7-ping: {e}");
@@ -184,7 +195,12 @@ fn hl7_ping(target: &str, timeout: std::time::Duration) -> ExitCode {
         }
     };
     let o = rt.block_on(triage::hl7::ping::ping(addr, None, timeout));
-    println!("{target}: MSA-1 {} {} ({} ms)", o.code.as_deref().unwrap_or("-"), o.detail, o.rtt.as_millis());
+    println!(
+        "{target}: MSA-1 {} {} ({} ms)",
+        o.code.as_deref().unwrap_or("-"),
+        o.detail,
+        o.rtt.as_millis()
+    );
     if o.ok {
         ExitCode::SUCCESS
     } else {
@@ -200,7 +216,10 @@ fn xds_ping(url: &str, timeout: std::time::Duration) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("triage xds-ping: {e}");

@@ -164,9 +164,12 @@ impl Collector for SnapshotCollector {
             "triage_connections_active",
             "Open client connections, per service",
             MetricType::Gauge,
-            services
-                .iter()
-                .map(|s| (vec![("service", s.name())], ConstGauge::new(i64::from(s.stats.active())))),
+            services.iter().map(|s| {
+                (
+                    vec![("service", s.name())],
+                    ConstGauge::new(i64::from(s.stats.active())),
+                )
+            }),
         )?;
         family(
             &mut enc,

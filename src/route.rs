@@ -16,7 +16,10 @@ pub struct RouteKey<'a> {
 
 /// The pool of the first matching route, if any.
 pub fn route<'r>(routes: &'r [RouteSpec], key: &RouteKey<'_>) -> Option<&'r str> {
-    routes.iter().find(|r| matches(r, key)).map(|r| r.pool.as_str())
+    routes
+        .iter()
+        .find(|r| matches(r, key))
+        .map(|r| r.pool.as_str())
 }
 
 fn matches(r: &RouteSpec, k: &RouteKey<'_>) -> bool {
@@ -82,12 +85,22 @@ mod tests {
 
     #[test]
     fn first_match_wins_and_unset_keys_do_not_match() {
-        let routes = vec![r(Some("ARCHIVE"), None, "vna"), r(Some("A*"), None, "other"), r(None, Some("ORU^*"), "results")];
-        let k = |called| RouteKey { called_ae: Some(called), ..Default::default() };
+        let routes = vec![
+            r(Some("ARCHIVE"), None, "vna"),
+            r(Some("A*"), None, "other"),
+            r(None, Some("ORU^*"), "results"),
+        ];
+        let k = |called| RouteKey {
+            called_ae: Some(called),
+            ..Default::default()
+        };
         assert_eq!(route(&routes, &k("ARCHIVE")), Some("vna"));
         assert_eq!(route(&routes, &k("ALPHA")), Some("other"));
         assert_eq!(route(&routes, &k("PACS")), None);
-        let m = RouteKey { message_type: Some("ORU^R01"), ..Default::default() };
+        let m = RouteKey {
+            message_type: Some("ORU^R01"),
+            ..Default::default()
+        };
         assert_eq!(route(&routes, &m), Some("results"));
     }
 }

@@ -23,6 +23,8 @@ pub struct Snapshot {
     pub services: Vec<Arc<Service>>,
     pub pools: Vec<Arc<Pool>>,
     pub by_listen: HashMap<ListenKey, Arc<Service>>,
+    /// `udp` services by listen address (a UDP socket each; may share an address with TCP).
+    pub udp_by_listen: HashMap<ListenKey, Arc<Service>>,
     health_stop: CancellationToken,
 }
 
@@ -68,6 +70,8 @@ pub enum StartError {
 pub struct Runtime {
     shared: Arc<Shared>,
     listeners: Mutex<HashMap<ListenKey, Bound>>,
+    /// UDP sockets of `udp` services, kept across reloads like the TCP listeners.
+    udp: Mutex<HashMap<ListenKey, Bound>>,
     sims: Mutex<HashMap<SimulatorSpec, (SocketAddr, CancellationToken)>>,
     path: Option<PathBuf>,
     reload_lock: tokio::sync::Mutex<()>,
@@ -90,12 +94,14 @@ impl Runtime {
                     services: Vec::new(),
                     pools: Vec::new(),
                     by_listen: HashMap::new(),
+                    udp_by_listen: HashMap::new(),
                     health_stop: CancellationToken::new(),
                 }),
                 tracker: TaskTracker::new(),
                 hard_stop: CancellationToken::new(),
             }),
             listeners: Mutex::new(HashMap::new()),
+            udp: Mutex::new(HashMap::new()),
             sims: Mutex::new(HashMap::new()),
             path,
             reload_lock: tokio::sync::Mutex::new(()),
@@ -132,7 +138,12 @@ impl Runtime {
         let Some(svc) = snap.service(service) else {
             return Vec::new();
         };
-        let l = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        let l = if svc.spec.protocol == crate::config::Protocol::Udp {
+            self.udp.lock()
+        } else {
+            self.listeners.lock()
+        };
+        let l = l.unwrap_or_else(|e| e.into_inner());
         svc.spec
             .listen
             .iter()
@@ -208,9 +219,11 @@ impl Runtime {
                 }
             }
         }
+        let fresh_udp = self.bind_udp(&snap)?;
         let admin = self.bind_admin(&snap).await?;
         let drain = snap.config.defaults.drain_timeout;
         let keep: Vec<ListenKey> = snap.by_listen.keys().cloned().collect();
+        let keep_udp: Vec<ListenKey> = snap.udp_by_listen.keys().cloned().collect();
         for p in &snap.pools {
             crate::health::spawn_pool(p, &snap.health_stop);
         }
@@ -240,7 +253,54 @@ impl Runtime {
             }
             stays
         });
+        drop(have);
+        self.start_udp(fresh_udp, &keep_udp);
         Ok(())
+    }
+
+    /// Binds the UDP sockets the new snapshot needs and does not have yet.
+    fn bind_udp(
+        &self,
+        snap: &Snapshot,
+    ) -> Result<Vec<(ListenKey, tokio::net::UdpSocket)>, StartError> {
+        let have = self.udp.lock().unwrap_or_else(|e| e.into_inner());
+        let mut fresh: Vec<(ListenKey, tokio::net::UdpSocket)> = Vec::new();
+        for key in snap.udp_by_listen.keys() {
+            if have.contains_key(key) || fresh.iter().any(|(k, _)| k == key) {
+                continue;
+            }
+            let s = crate::proto::udp::bind(key.addr).map_err(|source| StartError::Bind {
+                addr: key.addr,
+                source,
+            })?;
+            fresh.push((key.clone(), s));
+        }
+        Ok(fresh)
+    }
+
+    /// Starts serving freshly bound UDP sockets and closes those no longer configured.
+    fn start_udp(&self, fresh: Vec<(ListenKey, tokio::net::UdpSocket)>, keep: &[ListenKey]) {
+        let mut have = self.udp.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, s) in fresh {
+            let local = s.local_addr().unwrap_or(key.addr);
+            let stop = CancellationToken::new();
+            tracing::info!(listen = %local, "listening (udp)");
+            tokio::spawn(crate::proto::udp::serve(
+                s,
+                key.clone(),
+                self.shared.clone(),
+                stop.clone(),
+            ));
+            have.insert(key, Bound { local, stop });
+        }
+        have.retain(|k, b| {
+            let stays = keep.contains(k);
+            if !stays {
+                tracing::info!(listen = %b.local, "udp socket closed (no longer configured)");
+                b.stop.cancel();
+            }
+            stays
+        });
     }
 
     /// Binds the admin address if the new snapshot needs a different one than is running.
@@ -248,9 +308,16 @@ impl Runtime {
         &self,
         snap: &Snapshot,
     ) -> Result<Option<tokio::net::TcpListener>, StartError> {
-        let Some(want) = snap.config.admin.as_ref().map(|a| a.listen) else {
+        let Some(spec) = snap.config.admin.as_ref() else {
             return Ok(None);
         };
+        let want = spec.listen;
+        // Validation refuses this already; checked again for configs built in code.
+        if !want.ip().is_loopback() && spec.token.is_none() && !spec.insecure {
+            return Err(StartError::Other(format!(
+                "admin listen {want} is not loopback: set [admin] token (or insecure = true)"
+            )));
+        }
         let unchanged = {
             let running = self.admin.lock().unwrap_or_else(|e| e.into_inner());
             running.as_ref().is_some_and(|a| a.configured == want)
@@ -326,6 +393,9 @@ impl Runtime {
         {
             b.stop.cancel();
         }
+        for (_, b) in self.udp.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+            b.stop.cancel();
+        }
         let tracker = &self.shared.tracker;
         tracker.close();
         let open = tracker.len();
@@ -387,6 +457,7 @@ fn build(config: Config, prev: Option<&Snapshot>) -> Result<Snapshot, StartError
         .collect();
     let mut services = Vec::new();
     let mut by_listen = HashMap::new();
+    let mut udp_by_listen = HashMap::new();
     for spec in &config.services {
         let handler = crate::proto::handler_for(spec.protocol).ok_or_else(|| {
             StartError::Other(format!(
@@ -409,8 +480,13 @@ fn build(config: Config, prev: Option<&Snapshot>) -> Result<Snapshot, StartError
             stats: old.map_or_else(|| Arc::new(ServiceStats::default()), |o| o.stats.clone()),
             retired: old.map_or_else(CancellationToken::new, |o| o.retired.clone()),
         });
+        let map = if spec.protocol == crate::config::Protocol::Udp {
+            &mut udp_by_listen
+        } else {
+            &mut by_listen
+        };
         for a in &spec.listen {
-            by_listen.insert(ListenKey::new(*a, &spec.name), svc.clone());
+            map.insert(ListenKey::new(*a, &spec.name), svc.clone());
         }
         services.push(svc);
     }
@@ -419,6 +495,7 @@ fn build(config: Config, prev: Option<&Snapshot>) -> Result<Snapshot, StartError
         services,
         pools,
         by_listen,
+        udp_by_listen,
         health_stop: CancellationToken::new(),
     })
 }

@@ -43,7 +43,9 @@ impl<'a> Attempts<'a> {
         }
     }
 
-    /// The next server to try, if the budget and the pool allow.
+    /// The next server to try, if the budget and the pool allow. (Not an `Iterator`: callers
+    /// report each failure through [`Attempts::failed`] between calls.)
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Lease> {
         if self.budget == 0 {
             return None;

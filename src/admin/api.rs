@@ -23,7 +23,10 @@ pub fn error(status: StatusCode, msg: impl Into<String>) -> ApiError {
 
 /// The runtime behind this admin server is gone (shutting down).
 pub fn gone() -> ApiError {
-    error(StatusCode::SERVICE_UNAVAILABLE, "the gateway is shutting down")
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the gateway is shutting down",
+    )
 }
 
 fn runtime(st: &AdminState) -> Result<Arc<crate::Runtime>, ApiError> {
@@ -96,7 +99,9 @@ pub async fn reload(State(st): State<AdminState>) -> Response {
                 StartError::Other(m) => (StatusCode::UNPROCESSABLE_ENTITY, vec![m.clone()]),
                 StartError::Bind { .. } => (StatusCode::INTERNAL_SERVER_ERROR, vec![e.to_string()]),
             };
-            tracing::error!("reload through the admin API refused, the running configuration stays:\n{e}");
+            tracing::error!(
+                "reload through the admin API refused, the running configuration stays:\n{e}"
+            );
             (status, Json(json!({ "errors": errors }))).into_response()
         }
     }
@@ -110,7 +115,9 @@ pub async fn metrics(State(st): State<AdminState>) -> Response {
     };
     match crate::metrics::encode(rt.snapshot()) {
         Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
-        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "metrics encoding failed").into_response(),
+        Err(_) => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, "metrics encoding failed").into_response()
+        }
     }
 }
 

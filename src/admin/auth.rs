@@ -32,9 +32,7 @@ pub fn token_eq(expected: &[u8], given: &[u8]) -> bool {
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, rest) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(rest.trim())
+    scheme.eq_ignore_ascii_case("bearer").then_some(rest.trim())
 }
 
 /// Middleware: lets open paths through, checks the token on guarded ones.
@@ -51,7 +49,9 @@ pub async fn require(State(st): State<AdminState>, req: Request, next: Next) -> 
     };
     match bearer(req.headers()) {
         Some(given) if token_eq(expected.as_bytes(), given.as_bytes()) => next.run(req).await,
-        Some(_) => unauthorized("the bearer token does not match [admin] token"),
+        Some(_) => unauthorized(
+            "the token in \"Authorization: Bearer <token>\" does not match the [admin] token",
+        ),
         None => unauthorized(
             "this admin API needs a token: send the header \"Authorization: Bearer <token>\" \
              with the [admin] token of triage's config (triage status/server: --token or TRIAGE_TOKEN)",
@@ -85,7 +85,10 @@ mod tests {
     fn bearer_header() {
         let mut h = HeaderMap::new();
         assert_eq!(bearer(&h), None);
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  abc "));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  abc "),
+        );
         assert_eq!(bearer(&h), Some("abc"));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
         assert_eq!(bearer(&h), None);

@@ -71,7 +71,9 @@ async fn send(
     json: Option<&serde_json::Value>,
 ) -> Result<Response, ClientError> {
     let bad = |m: &str| ClientError::Url(url.to_string(), m.to_string());
-    let uri: Uri = url.parse().map_err(|e: hyper::http::uri::InvalidUri| bad(&e.to_string()))?;
+    let uri: Uri = url
+        .parse()
+        .map_err(|e: hyper::http::uri::InvalidUri| bad(&e.to_string()))?;
     match uri.scheme_str() {
         Some("http") => {}
         Some("https") => {
@@ -99,7 +101,10 @@ async fn send(
         .method(method)
         .uri(path)
         .header(header::HOST, auth.as_str())
-        .header(header::USER_AGENT, concat!("triage/", env!("CARGO_PKG_VERSION")))
+        .header(
+            header::USER_AGENT,
+            concat!("triage/", env!("CARGO_PKG_VERSION")),
+        )
         .header(header::ACCEPT, "application/json");
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
@@ -136,17 +141,26 @@ mod tests {
 
     #[test]
     fn joins_paths() {
-        assert_eq!(join("http://h:1/", "/api/v1/status"), "http://h:1/api/v1/status");
+        assert_eq!(
+            join("http://h:1/", "/api/v1/status"),
+            "http://h:1/api/v1/status"
+        );
         assert_eq!(join("http://h:1/gw", "api"), "http://h:1/gw/api");
     }
 
     #[tokio::test]
     async fn refuses_https() {
-        let e = request(Method::GET, "https://127.0.0.1:1/", None, None, Duration::from_secs(1))
-            .await
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let e = request(
+            Method::GET,
+            "https://127.0.0.1:1/",
+            None,
+            None,
+            Duration::from_secs(1),
+        )
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
         assert!(e.contains("https is not supported"), "{e}");
     }
 }

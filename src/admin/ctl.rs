@@ -15,8 +15,8 @@ pub async fn status(admin: &str, token: Option<&str>) -> Result<String, String> 
         .await
         .map_err(|e| e.to_string())?;
     let r = ok(r)?;
-    let st: Status = serde_json::from_slice(&r.body)
-        .map_err(|e| format!("{url}: unexpected answer: {e}"))?;
+    let st: Status =
+        serde_json::from_slice(&r.body).map_err(|e| format!("{url}: unexpected answer: {e}"))?;
     Ok(render(&st))
 }
 
@@ -41,8 +41,8 @@ pub async fn set_state(
         .await
         .map_err(|e| e.to_string())?;
     let r = ok(r)?;
-    let c: StateChanged = serde_json::from_slice(&r.body)
-        .map_err(|e| format!("{url}: unexpected answer: {e}"))?;
+    let c: StateChanged =
+        serde_json::from_slice(&r.body).map_err(|e| format!("{url}: unexpected answer: {e}"))?;
     Ok(format!(
         "{}/{}: {} -> {} (health {}, {} active)",
         c.pool,
@@ -227,7 +227,10 @@ mod tests {
     fn aligned_table() {
         let t = table(
             &["NAME", "N"],
-            &[vec!["a".into(), "10".into()], vec!["long".into(), "2".into()]],
+            &[
+                vec!["a".into(), "10".into()],
+                vec!["long".into(), "2".into()],
+            ],
             &[1],
         );
         assert_eq!(t, "NAME   N\na     10\nlong   2\n");

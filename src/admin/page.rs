@@ -31,7 +31,10 @@ pub async fn style() -> Response {
 
 fn asset(kind: &'static str, body: &'static str) -> Response {
     (
-        [(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "no-cache")],
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
         body,
     )
         .into_response()
@@ -204,12 +207,17 @@ fn server_row(h: &mut String, pool: &str, s: &ServerStatus, fallback: bool) {
     };
     let (state, health, check) = if fallback {
         (
-            "<span class=\"muted\">used when no server is up</span>".to_string(),
-            "<span class=\"muted\">not checked</span>".to_string(),
+            "<span class=\"muted\" title=\"used when no server is up\">standby</span>".to_string(),
+            "<span class=\"muted\" title=\"the fallback is not health-checked\">—</span>"
+                .to_string(),
             String::new(),
         )
     } else {
-        (state_badge(&s.state), health_badge(s.healthy), check_text(s))
+        (
+            state_badge(&s.state),
+            health_badge(s.healthy),
+            check_text(s),
+        )
     };
     let _ = write!(
         h,
@@ -268,12 +276,13 @@ pub fn health_badge(up: bool) -> String {
     }
 }
 
-/// `✓ ok · connected · 0.42 ms · 3s ago`, or `— not checked yet`.
+/// `✓ ok: connected · 0.42 ms · 3s ago`, or `— not checked yet`.
 pub fn check_text(s: &ServerStatus) -> String {
     match &s.last_check {
         None => "<span class=\"muted\">— not checked yet</span>".into(),
         Some(c) => format!(
-            "<span class=\"{cls}\"><span aria-hidden=\"true\">{icon}</span> {word}</span> · {detail} · {rtt} ms · {age} ago",
+            "<span class=\"{cls}\"><span aria-hidden=\"true\">{icon}</span> {word}:</span> {detail} \
+<span class=\"muted\">· {rtt} ms · {age} ago</span>",
             cls = if c.ok { "ck-ok" } else { "ck-fail" },
             icon = if c.ok { "✓" } else { "✗" },
             word = if c.ok { "ok" } else { "failed" },
@@ -316,7 +325,10 @@ mod tests {
 
     #[test]
     fn escapes_and_durations() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
         assert_eq!(duration(5), "5s");
         assert_eq!(duration(192), "3m 12s");
         assert_eq!(duration(7500), "2h 5m");

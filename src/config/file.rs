@@ -96,6 +96,8 @@ pub struct ServiceFile {
     /// How long the client may take to send what routing needs (dicom: the ARTIM timer,
     /// default 30 s).
     pub handshake_timeout: Option<Dur>,
+    /// http, xds: add the client's address to `X-Forwarded-For` (default false).
+    pub forwarded_for: Option<Sp<bool>>,
     #[serde(default)]
     pub route: Vec<Sp<RouteFile>>,
 }

@@ -85,6 +85,8 @@ pub struct ServiceSpec {
     pub max_request_bytes: Option<u32>,
     /// Time allowed for the routing handshake; `None` = the protocol's default.
     pub handshake_timeout: Option<Duration>,
+    /// http, xds: append the client's address to `X-Forwarded-For`.
+    pub forwarded_for: bool,
 }
 
 /// One `[[service.route]]`: every key that is set must match (globs allowed); `pool` if so.

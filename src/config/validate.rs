@@ -65,7 +65,7 @@ fn validate(cx: &mut Ctx, name: &str, f: FileConfig) -> Config {
             .as_ref()
             .map_or(d.retries, |r| *r.get_ref()),
     };
-    let mut listen_seen: HashMap<SocketAddr, String> = HashMap::new();
+    let mut listen_seen: ListenSeen = HashMap::new();
     let admin = f
         .admin
         .as_ref()
@@ -105,6 +105,7 @@ fn validate(cx: &mut Ctx, name: &str, f: FileConfig) -> Config {
                 s.pool == *p.name.get_ref() || s.routes.iter().any(|r| r.pool == *p.name.get_ref())
             })
             .collect();
+        check_http_health(cx, p);
         if let Some(pool) = validate_pool(cx, p, &users) {
             pools.push(pool);
         }
@@ -117,6 +118,35 @@ fn validate(cx: &mut Ctx, name: &str, f: FileConfig) -> Config {
         services,
         pools,
         simulators,
+    }
+}
+
+/// Health kind `http`: the method is HEAD or GET, and a body can only be expected from a GET.
+fn check_http_health(cx: &mut Ctx, p: &PoolFile) {
+    let Some(h) = &p.health else { return };
+    let h = h.get_ref();
+    if *h.kind.get_ref() != HealthKind::Http {
+        return;
+    }
+    let method = h
+        .method
+        .as_ref()
+        .map(|m| (m.get_ref().to_ascii_uppercase(), m.span()));
+    if let Some((m, span)) = &method {
+        if m != "GET" && m != "HEAD" {
+            cx.err(
+                span.clone(),
+                format!("health method {m:?} is not supported: HEAD or GET"),
+            );
+        }
+    }
+    if let (Some((m, _)), Some(b)) = (&method, &h.expect_body) {
+        if m == "HEAD" {
+            cx.err(
+                b.span(),
+                "expect_body needs method = \"GET\" (a HEAD response has no body)",
+            );
+        }
     }
 }
 
@@ -182,30 +212,41 @@ pub(super) fn server_addr(cx: &mut Ctx, s: &Sp<String>) -> Option<SocketAddr> {
     }
 }
 
+/// Listen addresses in use, per transport (`"tcp"` or `"udp"`): a TCP and a UDP service may
+/// share an address (e.g. NetBIOS 137), two of the same transport may not.
+type ListenSeen = HashMap<(&'static str, SocketAddr), String>;
+
 fn note_listen(
     cx: &mut Ctx,
-    seen: &mut HashMap<SocketAddr, String>,
+    seen: &mut ListenSeen,
+    a: SocketAddr,
+    span: std::ops::Range<usize>,
+    owner: &str,
+) {
+    note_listen_on(cx, seen, "tcp", a, span, owner);
+}
+
+fn note_listen_on(
+    cx: &mut Ctx,
+    seen: &mut ListenSeen,
+    transport: &'static str,
     a: SocketAddr,
     span: std::ops::Range<usize>,
     owner: &str,
 ) {
     if a.port() != 0 {
-        if let Some(prev) = seen.get(&a) {
+        if let Some(prev) = seen.get(&(transport, a)) {
             cx.err(
                 span,
-                format!("listen address {a} is already used by {prev}"),
+                format!("listen address {a} ({transport}) is already used by {prev}"),
             );
             return;
         }
-        seen.insert(a, owner.to_string());
+        seen.insert((transport, a), owner.to_string());
     }
 }
 
-fn validate_admin(
-    cx: &mut Ctx,
-    a: &AdminFile,
-    seen: &mut HashMap<SocketAddr, String>,
-) -> Option<AdminSpec> {
+fn validate_admin(cx: &mut Ctx, a: &AdminFile, seen: &mut ListenSeen) -> Option<AdminSpec> {
     let listen = match &a.listen {
         Some(l) => {
             let addr = listen_addr(cx, l)?;
@@ -242,7 +283,7 @@ fn validate_service(
     s: &ServiceFile,
     d: &Defaults,
     pools: &HashSet<&str>,
-    seen: &mut HashMap<SocketAddr, String>,
+    seen: &mut ListenSeen,
 ) -> Option<ServiceSpec> {
     let name = s.name.get_ref().clone();
     let protocol = *s.protocol.get_ref();
@@ -264,7 +305,19 @@ fn validate_service(
     let mut listen = Vec::new();
     for l in s.listen.get_ref() {
         if let Some(a) = listen_addr(cx, l) {
-            note_listen(cx, seen, a, l.span(), &format!("service {name:?}"));
+            let transport = if protocol == Protocol::Udp {
+                "udp"
+            } else {
+                "tcp"
+            };
+            note_listen_on(
+                cx,
+                seen,
+                transport,
+                a,
+                l.span(),
+                &format!("service {name:?}"),
+            );
             listen.push(a);
         }
     }
@@ -278,7 +331,9 @@ fn validate_service(
     };
     match &s.pool {
         Some(p) => pool_ref(cx, p),
-        None if s.route.is_empty() || matches!(protocol, Protocol::Tcp | Protocol::Http | Protocol::Udp) => {
+        None if s.route.is_empty()
+            || matches!(protocol, Protocol::Tcp | Protocol::Http | Protocol::Udp) =>
+        {
             cx.err(s.name.span(), format!("service {name:?} needs pool = \"...\" (only dicom/mllp/xds services with routes may omit it)"));
         }
         None => {}
@@ -328,7 +383,11 @@ fn validate_service(
         name,
         listen,
         protocol,
-        pool: s.pool.as_ref().map(|p| p.get_ref().clone()).unwrap_or_default(),
+        pool: s
+            .pool
+            .as_ref()
+            .map(|p| p.get_ref().clone())
+            .unwrap_or_default(),
         ae_title: s.ae_title.as_ref().map(|a| a.get_ref().trim().to_string()),
         proxy_protocol: s.proxy_protocol,
         allow,
@@ -341,6 +400,15 @@ fn validate_service(
         retries: d.retries,
         max_request_bytes: positive(cx, s.max_request_bytes.as_ref(), "max_request_bytes"),
         handshake_timeout: s.handshake_timeout.map(|x| x.0),
+        forwarded_for: s.forwarded_for.as_ref().is_some_and(|f| {
+            if !matches!(protocol, Protocol::Http | Protocol::Xds) {
+                cx.err(
+                    f.span(),
+                    "forwarded_for is only meaningful for protocols \"http\" and \"xds\"",
+                );
+            }
+            *f.get_ref()
+        }),
     })
 }
 
@@ -389,7 +457,7 @@ fn validate_route(cx: &mut Ctx, r: &Sp<RouteFile>, protocol: Protocol) -> RouteS
 fn validate_simulators(
     cx: &mut Ctx,
     sims: &[SimulatorFile],
-    seen: &mut HashMap<SocketAddr, String>,
+    seen: &mut ListenSeen,
 ) -> Vec<SimulatorSpec> {
     let mut out = Vec::new();
     for (i, s) in sims.iter().enumerate() {

@@ -58,8 +58,10 @@ pub(super) fn validate_pool(
     }
     let persistence = p.persistence.as_ref().and_then(|ps| {
         let kind = *ps.kind.get_ref();
-        if kind == PersistKind::CookieSourceIp && !users.iter().all(|u| u.protocol == Protocol::Http) {
-            cx.err(ps.kind.span(), "persistence kind \"cookie+source-ip\" needs every service using this pool to be protocol \"http\"");
+        // Services of other protocols sharing the pool (e.g. a web PACS's DICOM ports) use
+        // its source-IP part.
+        if kind == PersistKind::CookieSourceIp && !users.iter().any(|u| u.protocol == Protocol::Http) {
+            cx.err(ps.kind.span(), "persistence kind \"cookie+source-ip\" needs a service of protocol \"http\" using this pool");
         }
         if let Some(c) = &ps.cookie {
             if kind != PersistKind::CookieSourceIp {

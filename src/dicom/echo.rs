@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EchoOutcome {
     /// The echo answered; status 0x0000 is success.
-    Status { status: u16, rtt: Duration },
+    Status {
+        status: u16,
+        rtt: Duration,
+    },
     Refused,
     Timeout,
     /// A-ASSOCIATE-RJ, with the reason as text.
@@ -35,26 +38,47 @@ impl EchoOutcome {
 impl std::fmt::Display for EchoOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            EchoOutcome::Status { status: 0, rtt } => write!(f, "C-ECHO status 0x0000 (success) in {} ms", rtt.as_millis()),
-            EchoOutcome::Status { status, rtt } => write!(f, "C-ECHO status 0x{status:04X} (failure) in {} ms", rtt.as_millis()),
+            EchoOutcome::Status { status: 0, rtt } => write!(
+                f,
+                "C-ECHO status 0x0000 (success) in {} ms",
+                rtt.as_millis()
+            ),
+            EchoOutcome::Status { status, rtt } => write!(
+                f,
+                "C-ECHO status 0x{status:04X} (failure) in {} ms",
+                rtt.as_millis()
+            ),
             EchoOutcome::Refused => write!(f, "connection refused"),
             EchoOutcome::Timeout => write!(f, "timeout"),
             EchoOutcome::Rejected(r) => write!(f, "association rejected: {r}"),
-            EchoOutcome::NotAccepted => write!(f, "association accepted but Verification SOP Class not accepted"),
+            EchoOutcome::NotAccepted => write!(
+                f,
+                "association accepted but Verification SOP Class not accepted"
+            ),
             EchoOutcome::Failed(e) => write!(f, "{e}"),
         }
     }
 }
 
 /// One C-ECHO: associate, echo, release; everything within `timeout`.
-pub async fn c_echo(addr: SocketAddr, calling_ae: &str, called_ae: &str, timeout: Duration) -> EchoOutcome {
+pub async fn c_echo(
+    addr: SocketAddr,
+    calling_ae: &str,
+    called_ae: &str,
+    timeout: Duration,
+) -> EchoOutcome {
     match tokio::time::timeout(timeout, echo_inner(addr, calling_ae, called_ae, timeout)).await {
         Ok(o) => o,
         Err(_) => EchoOutcome::Timeout,
     }
 }
 
-async fn echo_inner(addr: SocketAddr, calling_ae: &str, called_ae: &str, timeout: Duration) -> EchoOutcome {
+async fn echo_inner(
+    addr: SocketAddr,
+    calling_ae: &str,
+    called_ae: &str,
+    timeout: Duration,
+) -> EchoOutcome {
     let start = Instant::now();
     let opts = dicom_ul::ClientAssociationOptions::new()
         .with_abstract_syntax(uids::VERIFICATION)
@@ -75,7 +99,12 @@ async fn echo_inner(addr: SocketAddr, calling_ae: &str, called_ae: &str, timeout
         Err(e) => return EchoOutcome::Failed(e),
     };
     let pdu = Pdu::PData {
-        data: vec![PDataValue { presentation_context_id: pc, value_type: PDataValueType::Command, is_last: true, data: rq }],
+        data: vec![PDataValue {
+            presentation_context_id: pc,
+            value_type: PDataValueType::Command,
+            is_last: true,
+            data: rq,
+        }],
     };
     if let Err(e) = assoc.send(&pdu).await {
         return EchoOutcome::Failed(format!("sending C-ECHO-RQ failed: {e}"));
@@ -86,8 +115,15 @@ async fn echo_inner(addr: SocketAddr, calling_ae: &str, called_ae: &str, timeout
             Some(Err(e)) => return EchoOutcome::Failed(e),
             None => return EchoOutcome::Failed("empty P-DATA in answer to C-ECHO-RQ".into()),
         },
-        Ok(Pdu::AbortRQ { .. }) => return EchoOutcome::Failed("association aborted by the peer".into()),
-        Ok(other) => return EchoOutcome::Failed(format!("unexpected answer to C-ECHO-RQ: {}", other.short_description())),
+        Ok(Pdu::AbortRQ { .. }) => {
+            return EchoOutcome::Failed("association aborted by the peer".into())
+        }
+        Ok(other) => {
+            return EchoOutcome::Failed(format!(
+                "unexpected answer to C-ECHO-RQ: {}",
+                other.short_description()
+            ))
+        }
         Err(e) => return EchoOutcome::Failed(format!("no C-ECHO-RSP: {e}")),
     };
     let rtt = start.elapsed();
@@ -98,7 +134,10 @@ async fn echo_inner(addr: SocketAddr, calling_ae: &str, called_ae: &str, timeout
 fn classify(e: dicom_ul::association::Error) -> EchoOutcome {
     use dicom_ul::association::Error as E;
     if let E::Rejected { association_rj, .. } = &e {
-        return EchoOutcome::Rejected(format!("{:?}, {}", association_rj.result, association_rj.source));
+        return EchoOutcome::Rejected(format!(
+            "{:?}, {}",
+            association_rj.result, association_rj.source
+        ));
     }
     if let E::NoAcceptedPresentationContexts { .. } = &e {
         return EchoOutcome::NotAccepted;
@@ -109,7 +148,9 @@ fn classify(e: dicom_ul::association::Error) -> EchoOutcome {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => return EchoOutcome::Refused,
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => return EchoOutcome::Timeout,
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+                    return EchoOutcome::Timeout
+                }
                 _ => {}
             }
         }
@@ -125,10 +166,18 @@ fn classify(e: dicom_ul::association::Error) -> EchoOutcome {
 /// The C-ECHO-RQ command set (PS3.7 §9.3.5.1), Implicit VR Little Endian.
 fn echo_rq_command(message_id: u16) -> Result<Vec<u8>, String> {
     let obj = InMemDicomObject::command_from_element_iter([
-        DataElement::new(tags::AFFECTED_SOP_CLASS_UID, VR::UI, dicom_value!(Str, uids::VERIFICATION)),
+        DataElement::new(
+            tags::AFFECTED_SOP_CLASS_UID,
+            VR::UI,
+            dicom_value!(Str, uids::VERIFICATION),
+        ),
         DataElement::new(tags::COMMAND_FIELD, VR::US, dicom_value!(U16, [0x0030])),
         DataElement::new(tags::MESSAGE_ID, VR::US, dicom_value!(U16, [message_id])),
-        DataElement::new(tags::COMMAND_DATA_SET_TYPE, VR::US, dicom_value!(U16, [0x0101])),
+        DataElement::new(
+            tags::COMMAND_DATA_SET_TYPE,
+            VR::US,
+            dicom_value!(U16, [0x0101]),
+        ),
     ]);
     let mut out = Vec::new();
     obj.write_dataset_with_ts(&mut out, &IMPLICIT_VR_LITTLE_ENDIAN.erased())
@@ -140,9 +189,14 @@ fn echo_rq_command(message_id: u16) -> Result<Vec<u8>, String> {
 fn read_status(data: &[u8]) -> Result<u16, String> {
     let obj = InMemDicomObject::read_dataset_with_ts(data, &IMPLICIT_VR_LITTLE_ENDIAN.erased())
         .map_err(|e| format!("unreadable C-ECHO-RSP: {e}"))?;
-    let field = obj.element(tags::COMMAND_FIELD).ok().and_then(|e| e.to_int::<u16>().ok());
+    let field = obj
+        .element(tags::COMMAND_FIELD)
+        .ok()
+        .and_then(|e| e.to_int::<u16>().ok());
     if field != Some(0x8030) {
-        return Err(format!("answer is not a C-ECHO-RSP (command field {field:?})"));
+        return Err(format!(
+            "answer is not a C-ECHO-RSP (command field {field:?})"
+        ));
     }
     obj.element(Tag(0x0000, 0x0900))
         .map_err(|_| "C-ECHO-RSP without Status".to_string())?

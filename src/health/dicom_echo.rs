@@ -16,9 +16,16 @@ pub struct DicomEchoCheck {
 impl Check for DicomEchoCheck {
     fn probe<'a>(&'a self, t: &'a Target) -> BoxFuture<'a, Probe> {
         Box::pin(async move {
-            let called = self.called_ae.as_deref().or(t.server.spec.ae_title.as_deref()).unwrap_or("ANY-SCP");
+            let called = self
+                .called_ae
+                .as_deref()
+                .or(t.server.spec.ae_title.as_deref())
+                .unwrap_or("ANY-SCP");
             let o = c_echo(t.addr, &self.calling_ae, called, self.timeout).await;
-            Probe { ok: o.ok(), detail: o.to_string() }
+            Probe {
+                ok: o.ok(),
+                detail: o.to_string(),
+            }
         })
     }
 }

@@ -5,8 +5,9 @@
 mod connect;
 mod dicom_echo;
 mod hl7_ack;
-mod xds_query;
+mod http;
 mod script;
+mod xds_query;
 
 use crate::config::{HealthKind, HealthSpec};
 use crate::pool::{CheckResult, Pool, Server};
@@ -66,6 +67,7 @@ pub fn is_supported(kind: HealthKind) -> bool {
             | HealthKind::DicomEcho
             | HealthKind::Hl7Ack
             | HealthKind::XdsQuery
+            | HealthKind::Http
     )
 }
 
@@ -89,8 +91,13 @@ pub fn build(spec: &HealthSpec) -> Option<Arc<dyn Check>> {
             path: spec.path.clone().unwrap_or_else(|| "/".into()),
             timeout: spec.timeout,
         })),
-        HealthKind::None
-        | HealthKind::Http => None,
+        HealthKind::Http => Some(Arc::new(http::HttpCheck::new(
+            spec.method.as_deref(),
+            spec.path.as_deref(),
+            spec.expect_status,
+            spec.expect_body.as_deref(),
+        ))),
+        HealthKind::None => None,
     }
 }
 

@@ -14,7 +14,10 @@ impl Check for XdsQueryCheck {
         Box::pin(async move {
             let host = t.addr.to_string();
             let o = crate::xds::ping::ping(t.addr, &host, &self.path, self.timeout).await;
-            Probe { ok: o.ok, detail: o.detail }
+            Probe {
+                ok: o.ok,
+                detail: o.detail,
+            }
         })
     }
 }

@@ -1,7 +1,10 @@
 //! An MLLP connection to a server: send one framed message, read frames until the answer
 //! (an HL7 payload) arrives. MLLP release 2 commit ACKs are skipped; a commit NAK is an error.
+//! The whole exchange (write and read) runs under one timeout, so a server that stops reading
+//! cannot hold a message forever either.
 
 use bytes::{Bytes, BytesMut};
+use std::mem::MaybeUninit;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -24,9 +27,13 @@ pub enum ExchangeError {
 }
 
 impl ExchangeError {
-    /// True when the server surely did not receive the message (the write failed).
-    pub fn not_sent(&self) -> bool {
-        matches!(self, ExchangeError::Write(_))
+    /// True when the failure looks like a connection the server had already given up (closed
+    /// or reset while idle in the pool): worth one more try on a fresh connection.
+    pub fn stale_connection(&self) -> bool {
+        matches!(
+            self,
+            ExchangeError::Write(_) | ExchangeError::Read(_) | ExchangeError::Closed
+        )
     }
 }
 
@@ -40,25 +47,44 @@ pub struct MllpConn {
 
 impl MllpConn {
     pub fn new(stream: TcpStream, max_frame: usize) -> Self {
-        Self { stream, buf: BytesMut::with_capacity(4096), dec: MllpDecoder::new(max_frame) }
+        Self {
+            stream,
+            buf: BytesMut::with_capacity(4096),
+            dec: MllpDecoder::new(max_frame),
+        }
     }
 
-    /// Whether the connection still looks usable for another message: no stray bytes
-    /// buffered and the server has not closed it (a non-blocking peek).
+    /// Whether the connection still looks usable for another message: nothing buffered, and
+    /// the socket has neither unread bytes (a late or unsolicited frame), nor an EOF, nor an
+    /// error pending. Asks the kernel with a non-blocking `MSG_PEEK` (consumes nothing and does
+    /// not depend on the runtime having seen the readiness event yet).
     pub fn reusable(&self) -> bool {
-        if !self.buf.is_empty() {
+        if !self.buf.is_empty() || self.dec.pending_junk() > 0 {
             return false;
         }
-        let mut b = [0u8; 1];
-        matches!(self.stream.try_read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        let mut b = [MaybeUninit::<u8>::uninit(); 1];
+        matches!(
+            socket2::SockRef::from(&self.stream).peek(&mut b),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+        )
     }
 
-    /// Sends `payload` framed and returns the answer's payload.
-    pub async fn exchange(&mut self, payload: &[u8], timeout: Duration) -> Result<Bytes, ExchangeError> {
+    /// Sends `payload` framed and returns the answer's payload, all within `timeout`.
+    pub async fn exchange(
+        &mut self,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<Bytes, ExchangeError> {
         let mut framed = BytesMut::with_capacity(payload.len() + 3);
         triage_hl7::encode(payload, &mut framed);
-        self.stream.write_all(&framed).await.map_err(ExchangeError::Write)?;
-        match tokio::time::timeout(timeout, self.read_message()).await {
+        let work = async {
+            self.stream
+                .write_all(&framed)
+                .await
+                .map_err(ExchangeError::Write)?;
+            self.read_message().await
+        };
+        match tokio::time::timeout(timeout, work).await {
             Ok(r) => r,
             Err(_) => Err(ExchangeError::Timeout(timeout)),
         }
@@ -67,7 +93,11 @@ impl MllpConn {
     /// Reads the next HL7 payload.
     pub async fn read_message(&mut self) -> Result<Bytes, ExchangeError> {
         loop {
-            match self.dec.decode(&mut self.buf).map_err(ExchangeError::Framing)? {
+            match self
+                .dec
+                .decode(&mut self.buf)
+                .map_err(ExchangeError::Framing)?
+            {
                 Some(item) => match item.frame {
                     MllpFrame::Message(p) => return Ok(p),
                     MllpFrame::CommitAck => continue,
@@ -75,7 +105,11 @@ impl MllpConn {
                 },
                 None => {
                     self.buf.reserve(4096);
-                    let n = self.stream.read_buf(&mut self.buf).await.map_err(ExchangeError::Read)?;
+                    let n = self
+                        .stream
+                        .read_buf(&mut self.buf)
+                        .await
+                        .map_err(ExchangeError::Read)?;
                     if n == 0 {
                         if let Ok(Some(item)) = self.dec.decode_eof(&mut self.buf) {
                             if let MllpFrame::Message(p) = item.frame {

@@ -10,16 +10,30 @@ use std::task::{Context, Poll};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Already-read chunks first, then the rest of the incoming body, without buffering it.
+/// Already-read frames first (data and, at the end, trailers), then the rest of the incoming
+/// body, without buffering it.
 #[derive(Debug)]
 pub struct ReplayBody {
-    prefix: VecDeque<Bytes>,
+    prefix: VecDeque<Frame<Bytes>>,
     rest: Option<Incoming>,
 }
 
 impl ReplayBody {
-    pub fn new(prefix: Vec<Bytes>, rest: Option<Incoming>) -> Self {
-        Self { prefix: prefix.into(), rest }
+    pub fn new(prefix: Vec<Frame<Bytes>>, rest: Option<Incoming>) -> Self {
+        Self {
+            prefix: prefix.into(),
+            rest,
+        }
+    }
+
+    /// An empty body (also for requests without one).
+    pub fn empty() -> Self {
+        Self::new(Vec::new(), None)
+    }
+
+    /// Whether part of the body may still be unread in the client's socket.
+    pub fn unread(&self) -> bool {
+        self.rest.as_ref().is_some_and(|r| !r.is_end_stream())
     }
 }
 
@@ -27,9 +41,12 @@ impl Body for ReplayBody {
     type Data = Bytes;
     type Error = hyper::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        if let Some(b) = self.prefix.pop_front() {
-            return Poll::Ready(Some(Ok(Frame::data(b))));
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        if let Some(f) = self.prefix.pop_front() {
+            return Poll::Ready(Some(Ok(f)));
         }
         match self.rest.as_mut() {
             Some(r) => Pin::new(r).poll_frame(cx),
@@ -42,8 +59,16 @@ impl Body for ReplayBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        let pre: u64 = self.prefix.iter().map(|b| b.len() as u64).sum();
-        let mut h = self.rest.as_ref().map_or_else(|| SizeHint::with_exact(0), |r| r.size_hint());
+        let pre: u64 = self
+            .prefix
+            .iter()
+            .filter_map(|f| f.data_ref())
+            .map(|b| b.len() as u64)
+            .sum();
+        let mut h = self
+            .rest
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |r| r.size_hint());
         let lower = h.lower() + pre;
         match h.upper() {
             Some(u) if u + pre == lower => h = SizeHint::with_exact(lower),
@@ -75,9 +100,14 @@ impl Body for ProxyBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
-            ProxyBody::Stream(i, _) => Pin::new(i).poll_frame(cx).map(|o| o.map(|r| r.map_err(Into::into))),
+            ProxyBody::Stream(i, _) => Pin::new(i)
+                .poll_frame(cx)
+                .map(|o| o.map(|r| r.map_err(Into::into))),
             ProxyBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
         }
     }

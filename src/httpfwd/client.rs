@@ -1,8 +1,12 @@
-//! Pooled HTTP/1.1 keep-alive connections to servers, per target address. A connection returns
-//! to the pool only once hyper says it is ready for the next request (the previous response was
-//! read to its end); closed ones are dropped.
+//! Pooled HTTP/1.1 keep-alive connections to servers. A connection returns to the pool only
+//! once hyper says it is ready for the next request, which it is only after the previous request
+//! body was sent and the response read to its end: a connection whose response body was
+//! dropped half-read, or whose request body failed (the client went away mid-upload), is closed
+//! by hyper and never reused. Connections that sent a PROXY protocol header carry one client's
+//! address and are only reused for that same client connection (the pool key includes it).
 
 use super::body::ReplayBody;
+use super::io::IdleIo;
 use crate::error::GatewayError;
 use crate::pool::Lease;
 use crate::upstream::{self, ConnectOpts};
@@ -10,21 +14,55 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+/// Idle connections kept per server (and PROXY header).
 const KEEP_PER_SERVER: usize = 64;
+/// Idle limit of server connections when the caller gives none.
+const NO_IDLE_LIMIT: Duration = Duration::from_secs(86400 * 365);
 
-pub type Sender = SendRequest<ReplayBody>;
+/// Where an idle connection may be reused: the server address and, with a PROXY header, the
+/// (client, service) addresses that header announced.
+type Key = (SocketAddr, Option<(SocketAddr, SocketAddr)>);
+
+/// A connection's request sender; dereferences to hyper's [`SendRequest`].
+#[derive(Debug)]
+pub struct Sender {
+    inner: SendRequest<ReplayBody>,
+    key: Key,
+    /// Taken from the pool (it may have been closed by the server in the meantime) rather
+    /// than connected just now.
+    pub reused: bool,
+}
+
+impl Deref for Sender {
+    type Target = SendRequest<ReplayBody>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl DerefMut for Sender {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct HttpBackends {
-    idle: Mutex<HashMap<SocketAddr, Vec<Sender>>>,
+    idle: Mutex<HashMap<Key, Vec<SendRequest<ReplayBody>>>>,
+}
+
+fn key(lease: &Lease, opts: &ConnectOpts) -> Key {
+    (lease.addr, opts.proxy.map(|(_, src, dst)| (src, dst)))
 }
 
 impl HttpBackends {
-    fn take(&self, addr: SocketAddr) -> Option<Sender> {
-        let mut m = self.idle.lock().ok()?;
-        let list = m.get_mut(&addr)?;
+    fn take(&self, k: &Key) -> Option<SendRequest<ReplayBody>> {
+        let mut m = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let list = m.get_mut(k)?;
         while let Some(s) = list.pop() {
             if s.is_ready() && !s.is_closed() {
                 return Some(s);
@@ -34,35 +72,86 @@ impl HttpBackends {
     }
 
     /// A ready sender to the lease's server: pooled, or a new connection (connect timeout,
-    /// PROXY header, HTTP/1 handshake).
+    /// PROXY header, HTTP/1 handshake) without an idle limit.
     pub async fn sender(&self, lease: &Lease, opts: &ConnectOpts) -> Result<Sender, GatewayError> {
-        if let Some(s) = self.take(lease.addr) {
-            return Ok(s);
-        }
-        let stream = upstream::dial(lease, opts).await?;
-        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| GatewayError::Connect {
-            server: lease.server().name().to_string(),
-            addr: lease.addr,
-            source: std::io::Error::other(e),
-        })?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(sender)
+        self.sender_idle(lease, opts, NO_IDLE_LIMIT).await
     }
 
-    /// Puts the sender back once its current response has been fully read.
-    pub fn recycle(self: &Arc<Self>, addr: SocketAddr, mut s: Sender) {
+    /// Like [`sender`](Self::sender); a new connection fails its pending read or write once
+    /// the server has been silent for `idle` (`server_timeout`), which also ends idle pooled
+    /// connections.
+    pub async fn sender_idle(
+        &self,
+        lease: &Lease,
+        opts: &ConnectOpts,
+        idle: Duration,
+    ) -> Result<Sender, GatewayError> {
+        let k = key(lease, opts);
+        if let Some(inner) = self.take(&k) {
+            return Ok(Sender {
+                inner,
+                key: k,
+                reused: true,
+            });
+        }
+        self.connect(lease, opts, idle).await
+    }
+
+    /// A new connection, never a pooled one.
+    pub async fn connect(
+        &self,
+        lease: &Lease,
+        opts: &ConnectOpts,
+        idle: Duration,
+    ) -> Result<Sender, GatewayError> {
+        let stream = upstream::dial(lease, opts).await?;
+        let io = TokioIo::new(IdleIo::new(stream, idle, None));
+        let (inner, conn) = http1::handshake(io)
+            .await
+            .map_err(|e| GatewayError::Connect {
+                server: lease.server().name().to_string(),
+                addr: lease.addr,
+                source: std::io::Error::other(e),
+            })?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "server connection ended with an error");
+            }
+        });
+        Ok(Sender {
+            inner,
+            key: key(lease, opts),
+            reused: false,
+        })
+    }
+
+    /// Puts the sender back once its current exchange is over (request body sent, response
+    /// body read to its end); a connection that hyper closes instead is dropped. `_addr` is
+    /// kept for callers; the sender knows its key.
+    pub fn recycle(self: &Arc<Self>, _addr: SocketAddr, s: Sender) {
         let me = self.clone();
+        let Sender {
+            inner: mut s,
+            key: k,
+            ..
+        } = s;
         tokio::spawn(async move {
             if s.ready().await.is_ok() {
-                if let Ok(mut m) = me.idle.lock() {
-                    let list = m.entry(addr).or_default();
-                    if list.len() < KEEP_PER_SERVER {
-                        list.push(s);
-                    }
+                let mut m = me.idle.lock().unwrap_or_else(|e| e.into_inner());
+                let list = m.entry(k).or_default();
+                list.retain(|s| !s.is_closed());
+                if list.len() < KEEP_PER_SERVER {
+                    list.push(s);
                 }
             }
         });
+    }
+
+    /// Idle pooled connections (for tests and status).
+    pub fn idle_count(&self) -> usize {
+        let m = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        m.values()
+            .map(|l| l.iter().filter(|s| !s.is_closed()).count())
+            .sum()
     }
 }

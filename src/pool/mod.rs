@@ -176,6 +176,20 @@ impl Pool {
         (!excluded(f) && f.try_acquire()).then(|| self.lease(f, key, true))
     }
 
+    /// Chooses the server named `name` for a persistent client (e.g. an HTTP persistence
+    /// cookie): only if it may keep persistent clients (not halted, healthy, below its limit)
+    /// and is not in `exclude`. Refreshes the client's source-IP entry. `None`: pick anew.
+    pub fn pick_named(&self, name: &str, key: &PickKey, exclude: &[Arc<Server>]) -> Option<Lease> {
+        let s = self.server(name)?;
+        if exclude.iter().any(|e| Arc::ptr_eq(e, s)) || !s.keeps_persistent() || !s.try_acquire() {
+            return None;
+        }
+        if let Some(t) = &self.sticky {
+            t.record(key.client, s.name(), Instant::now());
+        }
+        Some(self.lease(s, key, false))
+    }
+
     fn lease(&self, s: &Arc<Server>, key: &PickKey, fallback: bool) -> Lease {
         Lease {
             server: s.clone(),

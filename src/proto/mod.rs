@@ -3,8 +3,10 @@
 //! is a file here plus a line in [`handler_for`] and [`is_supported`].
 
 mod dicom;
+pub mod http;
 mod mllp;
 mod tcp;
+pub mod udp;
 mod xds;
 
 pub use xds::action::find as xds_find_action;
@@ -60,7 +62,15 @@ pub trait Handler: Send + Sync {
 
 /// Whether this build serves a protocol.
 pub fn is_supported(p: Protocol) -> bool {
-    matches!(p, Protocol::Tcp | Protocol::Dicom | Protocol::Mllp | Protocol::Xds)
+    matches!(
+        p,
+        Protocol::Tcp
+            | Protocol::Dicom
+            | Protocol::Mllp
+            | Protocol::Xds
+            | Protocol::Http
+            | Protocol::Udp
+    )
 }
 
 /// The handler for a protocol, if this build has one.
@@ -70,6 +80,9 @@ pub fn handler_for(p: Protocol) -> Option<Arc<dyn Handler>> {
         Protocol::Dicom => Some(Arc::new(dicom::DicomHandler)),
         Protocol::Mllp => Some(Arc::new(mllp::MllpHandler::default())),
         Protocol::Xds => Some(Arc::new(xds::XdsHandler::default())),
-        Protocol::Http | Protocol::Udp => None,
+        Protocol::Http => Some(Arc::new(http::HttpHandler::default())),
+        // Datagrams are served by `udp::serve` on the runtime's UDP sockets; this handler only
+        // exists so that the service has one (it never receives a TCP connection).
+        Protocol::Udp => Some(Arc::new(udp::UdpHandler)),
     }
 }

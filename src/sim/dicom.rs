@@ -31,7 +31,9 @@ async fn session(s: TcpStream) {
         .promiscuous(true)
         .ae_title("TRIAGE-SIM")
         .max_pdu_length(65536);
-    let Ok(mut assoc) = opts.establish_async(s).await else { return };
+    let Ok(mut assoc) = opts.establish_async(s).await else {
+        return;
+    };
     let mut cmd_buf: Vec<u8> = Vec::new();
     let mut pending: Option<Pending> = None;
     loop {
@@ -45,7 +47,10 @@ async fn session(s: TcpStream) {
                             if !v.is_last {
                                 continue;
                             }
-                            let Ok(cmd) = InMemDicomObject::read_dataset_with_ts(&cmd_buf[..], &IMPLICIT_VR_LITTLE_ENDIAN.erased()) else {
+                            let Ok(cmd) = InMemDicomObject::read_dataset_with_ts(
+                                &cmd_buf[..],
+                                &IMPLICIT_VR_LITTLE_ENDIAN.erased(),
+                            ) else {
                                 let _ = assoc.abort().await;
                                 return;
                             };
@@ -84,28 +89,65 @@ async fn session(s: TcpStream) {
 }
 
 /// Answers a request command with its response (command field | 0x8000), status success.
-async fn answer<S>(assoc: &mut dicom_ul::association::server::AsyncServerAssociation<S>, ctx: u8, rq: &InMemDicomObject) -> Result<(), ()>
+async fn answer<S>(
+    assoc: &mut dicom_ul::association::server::AsyncServerAssociation<S>,
+    ctx: u8,
+    rq: &InMemDicomObject,
+) -> Result<(), ()>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
 {
     let u16_of = |t| rq.element(t).ok().and_then(|e| e.to_int::<u16>().ok());
-    let str_of = |t| rq.element(t).ok().and_then(|e| e.to_str().ok()).map(|s| s.trim_end_matches('\0').to_string());
+    let str_of = |t| {
+        rq.element(t)
+            .ok()
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim_end_matches('\0').to_string())
+    };
     let field = u16_of(tags::COMMAND_FIELD).unwrap_or(0x0030);
     let mut elems = vec![
-        DataElement::new(tags::COMMAND_FIELD, VR::US, dicom_value!(U16, [field | 0x8000])),
-        DataElement::new(tags::MESSAGE_ID_BEING_RESPONDED_TO, VR::US, dicom_value!(U16, [u16_of(tags::MESSAGE_ID).unwrap_or(1)])),
-        DataElement::new(tags::COMMAND_DATA_SET_TYPE, VR::US, dicom_value!(U16, [0x0101])),
+        DataElement::new(
+            tags::COMMAND_FIELD,
+            VR::US,
+            dicom_value!(U16, [field | 0x8000]),
+        ),
+        DataElement::new(
+            tags::MESSAGE_ID_BEING_RESPONDED_TO,
+            VR::US,
+            dicom_value!(U16, [u16_of(tags::MESSAGE_ID).unwrap_or(1)]),
+        ),
+        DataElement::new(
+            tags::COMMAND_DATA_SET_TYPE,
+            VR::US,
+            dicom_value!(U16, [0x0101]),
+        ),
         DataElement::new(tags::STATUS, VR::US, dicom_value!(U16, [0x0000])),
     ];
     if let Some(uid) = str_of(tags::AFFECTED_SOP_CLASS_UID) {
-        elems.push(DataElement::new(tags::AFFECTED_SOP_CLASS_UID, VR::UI, dicom_value!(Str, uid)));
+        elems.push(DataElement::new(
+            tags::AFFECTED_SOP_CLASS_UID,
+            VR::UI,
+            dicom_value!(Str, uid),
+        ));
     }
     if let Some(uid) = str_of(tags::AFFECTED_SOP_INSTANCE_UID) {
-        elems.push(DataElement::new(tags::AFFECTED_SOP_INSTANCE_UID, VR::UI, dicom_value!(Str, uid)));
+        elems.push(DataElement::new(
+            tags::AFFECTED_SOP_INSTANCE_UID,
+            VR::UI,
+            dicom_value!(Str, uid),
+        ));
     }
     let obj = InMemDicomObject::command_from_element_iter(elems);
     let mut data = Vec::new();
-    obj.write_dataset_with_ts(&mut data, &IMPLICIT_VR_LITTLE_ENDIAN.erased()).map_err(|_| ())?;
-    let pdu = Pdu::PData { data: vec![PDataValue { presentation_context_id: ctx, value_type: PDataValueType::Command, is_last: true, data }] };
+    obj.write_dataset_with_ts(&mut data, &IMPLICIT_VR_LITTLE_ENDIAN.erased())
+        .map_err(|_| ())?;
+    let pdu = Pdu::PData {
+        data: vec![PDataValue {
+            presentation_context_id: ctx,
+            value_type: PDataValueType::Command,
+            is_last: true,
+            data,
+        }],
+    };
     assoc.send(&pdu).await.map_err(|_| ())
 }

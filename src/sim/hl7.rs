@@ -1,5 +1,6 @@
 //! The HL7 simulator: an MLLP responder that acknowledges every message with AA (AR for an
-//! unreadable header), like an interface engine that accepts everything.
+//! unreadable header), like an interface engine that accepts everything (HL7 v2.5.1 ch. 2
+//! §2.9.2 original-mode acknowledgement, MSA-2 = the message's MSH-10).
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,11 +25,17 @@ async fn session(mut s: TcpStream) {
     loop {
         match dec.decode(&mut buf) {
             Ok(Some(item)) => {
-                let MllpFrame::Message(p) = item.frame else { continue };
+                let MllpFrame::Message(p) = item.frame else {
+                    continue;
+                };
                 n += 1;
                 let ack = match triage_hl7::parse_msh(&p) {
                     Ok(msh) => triage_hl7::build_ack(&msh, AckCode::AA, &format!("SIM{n}"), None),
-                    Err(e) => triage_hl7::build_nak_without_msh(AckCode::AR, &e.to_string(), &format!("SIM{n}")),
+                    Err(e) => triage_hl7::build_nak_without_msh(
+                        AckCode::AR,
+                        &e.to_string(),
+                        &format!("SIM{n}"),
+                    ),
                 };
                 let mut out = BytesMut::new();
                 triage_hl7::encode(&ack, &mut out);

@@ -12,7 +12,10 @@ use tokio_util::sync::CancellationToken;
 
 /// Whether this build has a simulator kind.
 pub fn is_supported(kind: SimulatorKind) -> bool {
-    matches!(kind, SimulatorKind::TcpEcho | SimulatorKind::Dicom | SimulatorKind::Hl7 | SimulatorKind::Xds)
+    matches!(
+        kind,
+        SimulatorKind::TcpEcho | SimulatorKind::Dicom | SimulatorKind::Hl7 | SimulatorKind::Xds
+    )
 }
 
 /// Binds and starts a simulator; it runs until `stop` is cancelled.

@@ -20,8 +20,13 @@ pub async fn serve(l: TcpListener) {
             continue;
         };
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(|req| async move { Ok::<_, Infallible>(answer(req).await) });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(s), svc).await;
+            let svc =
+                hyper::service::service_fn(
+                    |req| async move { Ok::<_, Infallible>(answer(req).await) },
+                );
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(s), svc)
+                .await;
         });
     }
 }
@@ -42,8 +47,18 @@ async fn answer(req: Request<Incoming>) -> Response<ProxyBody> {
     }
     let found = crate::proto::xds_find_action(req, xds::DEFAULT_HEADER_BUDGET).await;
     let (action, message_id, body) = match found {
-        Ok((f, req)) => (f.action.unwrap_or_default(), f.message_id.unwrap_or_default(), req.into_body()),
-        Err(reason) => return soap(StatusCode::BAD_REQUEST, SOAP_CT, xds::build_fault(xds::FaultCode::Sender, &reason.reason, None, None)),
+        Ok((f, req)) => (
+            f.action.unwrap_or_default(),
+            f.message_id.unwrap_or_default(),
+            req.into_body(),
+        ),
+        Err(reason) => {
+            return soap(
+                StatusCode::BAD_REQUEST,
+                SOAP_CT,
+                xds::build_fault(xds::FaultCode::Sender, &reason.reason, None, None),
+            )
+        }
     };
     // Discard the rest (documents), chunk by chunk.
     let mut body = body;
@@ -53,9 +68,29 @@ async fn answer(req: Request<Incoming>) -> Response<ProxyBody> {
         }
     }
     match action.as_str() {
-        xds::ITI18_ACTION => soap(StatusCode::OK, SOAP_CT, xds::build_adhoc_query_response_success(&message_id)),
-        xds::ITI41_ACTION => soap(StatusCode::OK, SOAP_CT, xds::build_registry_response(&message_id, xds::ITI41_RESPONSE_ACTION, xds::RegistryStatus::Success)),
-        xds::ITI42_ACTION => soap(StatusCode::OK, SOAP_CT, xds::build_registry_response(&message_id, xds::ITI42_RESPONSE_ACTION, xds::RegistryStatus::Success)),
+        xds::ITI18_ACTION => soap(
+            StatusCode::OK,
+            SOAP_CT,
+            xds::build_adhoc_query_response_success(&message_id),
+        ),
+        xds::ITI41_ACTION => soap(
+            StatusCode::OK,
+            SOAP_CT,
+            xds::build_registry_response(
+                &message_id,
+                xds::ITI41_RESPONSE_ACTION,
+                xds::RegistryStatus::Success,
+            ),
+        ),
+        xds::ITI42_ACTION => soap(
+            StatusCode::OK,
+            SOAP_CT,
+            xds::build_registry_response(
+                &message_id,
+                xds::ITI42_RESPONSE_ACTION,
+                xds::RegistryStatus::Success,
+            ),
+        ),
         xds::ITI43_ACTION => {
             let doc = xds::RetrievedDocument {
                 repository_unique_id: "1.3.6.1.4.1.21367.2010.1.2.1125",
@@ -68,7 +103,11 @@ async fn answer(req: Request<Incoming>) -> Response<ProxyBody> {
         }
         other => {
             let reason = format!("the simulator does not support action {other:?}");
-            soap(StatusCode::BAD_REQUEST, SOAP_CT, xds::build_fault(xds::FaultCode::Sender, &reason, Some(&message_id), None))
+            soap(
+                StatusCode::BAD_REQUEST,
+                SOAP_CT,
+                xds::build_fault(xds::FaultCode::Sender, &reason, Some(&message_id), None),
+            )
         }
     }
 }

@@ -33,7 +33,7 @@ pub use ack_parse::{parse_ack, Msa};
 pub use delims::Delimiters;
 pub use glob::glob_match;
 pub use mllp::{encode, encode_commit, MllpDecoder, MllpError, MllpFrame, MllpItem};
-pub use msh::{parse_msh, parse_msh_lenient, salvage_control_id, Msh, MshError};
+pub use msh::{parse_msh, parse_msh_lenient, salvage_control_id, Msh, MshError, MAX_MSH_LEN};
 pub use test_message::{build_test_message, build_test_message_at};
 pub use ts::hl7_timestamp;
 

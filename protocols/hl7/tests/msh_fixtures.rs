@@ -68,9 +68,12 @@ fn v27_truncation_character() {
     assert_eq!(m.version, "2.7");
 }
 
+/// Fixture name, expected error shape, expected table 0357 code.
+type Case = (&'static str, fn(&MshError) -> bool, ErrorCode);
+
 #[test]
 fn broken_fixtures_are_errors() {
-    let cases: [(&str, fn(&MshError) -> bool, ErrorCode); 5] = [
+    let cases: [Case; 5] = [
         (
             "broken_empty.hl7",
             |e| *e == MshError::Empty,

@@ -19,6 +19,7 @@ use quick_xml::events::{BytesStart, Event};
 
 use crate::error::XdsError;
 use crate::finder::{check_charset, SoapInfo, SoapVersion};
+use crate::tail::TailWatch;
 use crate::xml::{self, ErrClass, Ns};
 
 /// Maximum element nesting accepted before the end of the SOAP header.
@@ -61,6 +62,7 @@ pub(crate) struct HeaderScanner {
     capture: String,
     action: Option<Option<String>>,
     message_id: Option<Option<String>>,
+    watch: TailWatch,
 }
 
 impl HeaderScanner {
@@ -72,15 +74,25 @@ impl HeaderScanner {
         base: usize,
         complete: bool,
     ) -> Result<Scan, XdsError> {
+        const BOM: &[u8] = b"\xEF\xBB\xBF";
         if self.committed == 0 && self.version.is_none() {
-            const BOM: &[u8] = b"\xEF\xBB\xBF";
             if region.starts_with(BOM) {
                 self.committed = BOM.len();
             } else if region.len() < BOM.len() && BOM.starts_with(region) && !complete {
                 return Ok(Scan::NeedMore);
             }
         }
-        let origin = self.committed.min(region.len());
+        let mut pending = String::new();
+        // A fresh quick-xml reader silently drops a UTF-8 BOM at its start
+        // (without counting it in positions). Inside the document a resume
+        // point may sit before U+FEFF character data: take it over here.
+        let mut origin = self.committed.min(region.len());
+        while !self.stack.is_empty() && region[origin..].starts_with(BOM) {
+            if self.capturing() {
+                pending.push('\u{FEFF}');
+            }
+            origin += BOM.len();
+        }
         let data = &region[origin..];
         let abs = |rel: usize| base + origin + rel;
         let mut reader = xml::reader(data);
@@ -93,9 +105,20 @@ impl HeaderScanner {
                     reason: e.to_string(),
                 })?;
         }
-        let mut pending = String::new();
         loop {
             let before = reader.buffer_position() as usize;
+            if self.stack.is_empty() {
+                // Outside the document element only markup and white space
+                // may appear (XML 1.0 §2.8): refuse anything else at once.
+                let rest = data.get(before..).unwrap_or_default();
+                if let Some(i) = rest.iter().position(|b| !b.is_ascii_whitespace()) {
+                    if rest[i] != b'<' {
+                        return Err(XdsError::NotXml {
+                            offset: abs(before + i),
+                        });
+                    }
+                }
+            }
             let truncated = || XdsError::Truncated {
                 consumed: abs(data.len()),
             };
@@ -200,6 +223,13 @@ impl HeaderScanner {
                 return Ok(Scan::Done(info));
             }
         }
+    }
+
+    /// Whether the bytes added to `region` since the last call may change
+    /// the outcome of [`scan`](Self::scan) (see `tail`).
+    pub(crate) fn worth_scanning(&mut self, region: &[u8]) -> bool {
+        let pre_root = self.stack.is_empty();
+        self.watch.completes(region, self.committed, pre_root)
     }
 
     fn capturing(&self) -> bool {

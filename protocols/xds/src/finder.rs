@@ -158,7 +158,15 @@ impl ActionFinder {
                 None => return Ok(FindState::NeedMore),
             },
         };
-        match self.scanner.scan(&data[start..end], start, complete)? {
+        // Skip the XML scan while the new bytes complete no markup (see
+        // `tail`): keeps drip-fed input linear. Forced at the end of the
+        // body / root part and once over budget.
+        let region = &data[start..end];
+        let force = complete || self.fed > self.budget;
+        if !self.scanner.worth_scanning(region) && !force {
+            return Ok(FindState::NeedMore);
+        }
+        match self.scanner.scan(region, start, complete)? {
             Scan::NeedMore => Ok(FindState::NeedMore),
             Scan::Done(info) => Ok(FindState::Found(info)),
         }

@@ -26,9 +26,11 @@ mod error;
 mod fault;
 mod finder;
 mod mime;
+mod mime_headers;
 mod ns;
 mod responder;
 mod response;
+mod tail;
 mod xml;
 
 pub use builder::build_iti18_get_documents;

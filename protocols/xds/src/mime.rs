@@ -12,8 +12,8 @@
 
 use memchr::{memchr_iter, memmem};
 
-use crate::content_type::parse_content_type;
 use crate::error::XdsError;
+use crate::mime_headers::{normalise_cid, PartHeaders};
 
 /// Where the root part's content is in the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,14 +212,32 @@ impl RootLocator {
                         Delim::Pending { scan } => (None, scan),
                     };
                     self.state = State::Root { start, scan, end };
+                    // Hold back a tail that may still become a delimiter, so
+                    // the XML scanner only ever sees bytes of the root part.
+                    let avail = data.len() - self.partial_delim_len(data);
                     return Ok(Some(RootRegion {
                         start,
-                        end: end.unwrap_or(data.len()),
+                        end: end.unwrap_or(avail.max(start)),
                         complete: end.is_some(),
                     }));
                 }
             }
         }
+    }
+
+    /// Length of the longest suffix of `data` that may be the beginning of
+    /// a delimiter: a prefix of "\n--boundary" (the whole of it while the
+    /// byte after it is unknown), with the CR before it, or a lone CR.
+    fn partial_delim_len(&self, data: &[u8]) -> usize {
+        let n = &self.needle;
+        let window = data.len().saturating_sub(n.len());
+        let cr_before = |at: usize| at > 0 && data[at - 1] == b'\r';
+        for nl in memchr::memchr_iter(b'\n', &data[window..]).map(|k| window + k) {
+            if n.starts_with(&data[nl..]) {
+                return data.len() - nl + usize::from(cr_before(nl));
+            }
+        }
+        usize::from(data.last() == Some(&b'\r'))
     }
 
     /// Searches "\n--boundary" followed by a byte that can follow a
@@ -272,74 +290,6 @@ fn blank_line(data: &[u8], start: usize, scan: usize) -> Option<(usize, usize)> 
     None
 }
 
-/// Strips whitespace and the angle brackets of a msg-id (RFC 2392 / RFC 2045 §7).
-fn normalise_cid(s: &str) -> String {
-    let s = s.trim();
-    let s = s.strip_prefix('<').unwrap_or(s);
-    let s = s.strip_suffix('>').unwrap_or(s);
-    s.trim().to_string()
-}
-
-/// The MIME part headers this codec looks at (RFC 2045 §5, §6, §7).
-#[derive(Debug, Default)]
-struct PartHeaders {
-    content_id: Option<String>,
-    content_type: Option<String>,
-    transfer_encoding: Option<String>,
-}
-
-impl PartHeaders {
-    fn parse(block: &[u8]) -> Self {
-        let text = String::from_utf8_lossy(block);
-        // Unfold continuation lines (RFC 5322 §2.2.3).
-        let mut lines: Vec<String> = Vec::new();
-        for raw in text.split('\n') {
-            let line = raw.strip_suffix('\r').unwrap_or(raw);
-            match (line.starts_with([' ', '\t']), lines.last_mut()) {
-                (true, Some(prev)) => prev.push_str(line),
-                _ => lines.push(line.to_string()),
-            }
-        }
-        let mut h = PartHeaders::default();
-        for line in &lines {
-            let Some((name, value)) = line.split_once(':') else {
-                continue;
-            };
-            let value = value.trim().to_string();
-            let slot = match name.trim().to_ascii_lowercase().as_str() {
-                "content-id" => &mut h.content_id,
-                "content-type" => &mut h.content_type,
-                "content-transfer-encoding" => &mut h.transfer_encoding,
-                _ => continue,
-            };
-            if slot.is_none() {
-                *slot = Some(value);
-            }
-        }
-        h.content_id = h.content_id.as_deref().map(normalise_cid);
-        h
-    }
-
-    /// The root part must be readable as-is: 7bit/8bit/binary only, UTF-8.
-    fn check_root(&self) -> Result<(), XdsError> {
-        if let Some(te) = &self.transfer_encoding {
-            if !matches!(te.to_ascii_lowercase().as_str(), "binary" | "8bit" | "7bit") {
-                return Err(XdsError::UnsupportedTransferEncoding {
-                    encoding: te.chars().take(64).collect(),
-                });
-            }
-        }
-        if let Some(ct) = self
-            .content_type
-            .as_deref()
-            .and_then(|v| parse_content_type(v).ok())
-        {
-            crate::finder::check_charset(ct.charset.as_deref())?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,6 +328,22 @@ Content-Type: application/xop+xml\r\nContent-ID:\r\n <root>\r\n\r\n<x/>\r\n--b1-
         let mut loc = RootLocator::new("other", None).unwrap();
         assert!(matches!(loc.advance(BODY), Err(XdsError::Mime { .. })));
         assert!(RootLocator::new("", None).is_err());
+    }
+
+    #[test]
+    fn partial_delimiter_is_held_back() {
+        let mut loc = RootLocator::new("bnd", None).unwrap();
+        let body = b"--bnd\r\n\r\n<x/>\r\n--bnd--";
+        for (cut, want_end) in [(13, 13), (14, 13), (15, 13), (17, 13), (18, 13), (12, 12)] {
+            let mut l = loc.clone();
+            let r = l.advance(&body[..cut]).unwrap().unwrap();
+            assert_eq!((r.end, r.complete), (want_end, false), "cut {cut}");
+        }
+        let r = loc.advance(body).unwrap().unwrap();
+        assert_eq!((r.start, r.end, r.complete), (9, 13, true));
+        // A CR that turns out not to start a delimiter is released.
+        let mut l = RootLocator::new("bnd", None).unwrap();
+        assert_eq!(l.advance(b"--bnd\r\n\r\nab\rc").unwrap().unwrap().end, 13);
     }
 
     #[test]

@@ -186,6 +186,11 @@ fn parse_xml(data: &[u8], base: usize) -> Result<RegistryResult, XdsError> {
                 }
             }
             Event::DocType(_) => return Err(XdsError::DoctypeForbidden { offset: base + pos }),
+            Event::Eof if w.depth > 0 => {
+                return Err(XdsError::Truncated {
+                    consumed: base + data.len(),
+                })
+            }
             Event::Eof => break,
             _ => {}
         }

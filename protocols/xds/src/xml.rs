@@ -96,6 +96,13 @@ pub(crate) fn classify_error(err: &QxError, tail: &[u8], offset: usize) -> ErrCl
     };
     if incomplete {
         ErrClass::Incomplete
+    } else if let QxError::Encoding(quick_xml::encoding::EncodingError::Utf8(e)) = err {
+        // Report the absolute position, not quick-xml's event-relative index,
+        // so the error does not depend on where a scan resumed.
+        ErrClass::Fatal(XdsError::Xml {
+            offset: offset + e.valid_up_to(),
+            reason: "invalid UTF-8".to_string(),
+        })
     } else {
         ErrClass::Fatal(XdsError::Xml {
             offset,

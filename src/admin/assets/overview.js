@@ -45,8 +45,8 @@
   function checkText(c) {
     if (!c) return '<span class="muted">— not checked yet</span>';
     return '<span class="' + (c.ok ? 'ck-ok' : 'ck-fail') + '"><span aria-hidden="true">' +
-      (c.ok ? '✓' : '✗') + '</span> ' + (c.ok ? 'ok' : 'failed') + '</span> · ' +
-      esc(c.detail) + ' · ' + c.rtt_ms + ' ms · ' + dur(c.age_s || 0) + ' ago';
+      (c.ok ? '✓' : '✗') + '</span> ' + (c.ok ? 'ok' : 'failed') + ':</span> ' +
+      esc(c.detail) + ' <span class="muted">· ' + c.rtt_ms + ' ms · ' + dur(c.age_s || 0) + ' ago</span>';
   }
 
   // Same recipe as Status::layout_signature in src/admin/model.rs.

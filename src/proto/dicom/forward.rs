@@ -18,7 +18,7 @@ use crate::upstream::{self, Attempts, ConnectOpts};
 use std::io;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use triage_dicom::{self as codec, AssociateRj, PduType, CALLED_AE_OFFSET, AE_TITLE_LEN};
+use triage_dicom::{self as codec, AssociateRj, PduType, AE_TITLE_LEN, CALLED_AE_OFFSET};
 
 /// Cap for a server's answer (an A-ASSOCIATE-AC carries about the same items as the RQ).
 const MAX_AC: u32 = 1024 * 1024;
@@ -27,9 +27,17 @@ const MAX_AC: u32 = 1024 * 1024;
 #[derive(Debug)]
 pub enum Outcome {
     /// A server accepted; `ac` is ready for the client (called AE restored).
-    Accepted { server: TcpStream, lease: Lease, ac: Vec<u8> },
+    Accepted {
+        server: TcpStream,
+        lease: Lease,
+        ac: Vec<u8>,
+    },
     /// A server rejected permanently; the RJ PDU as it sent it.
-    Rejected { rj: AssociateRj, pdu: Vec<u8>, server: String },
+    Rejected {
+        rj: AssociateRj,
+        pdu: Vec<u8>,
+        server: String,
+    },
     /// No server accepted (none up, all failed, or the retry budget ran out).
     NoServer(GatewayError),
     /// The client closed, aborted or broke protocol while waiting.
@@ -105,14 +113,24 @@ pub async fn forward(
                     attempts.failed(lease, server_err(format!("association rejected: {rj}")));
                     continue;
                 }
-                return Outcome::Rejected { rj, pdu: answer.bytes.to_vec(), server: lease.server().name().to_string() };
+                return Outcome::Rejected {
+                    rj,
+                    pdu: answer.bytes.to_vec(),
+                    server: lease.server().name().to_string(),
+                };
             }
             PduType::Abort => {
-                attempts.failed(lease, server_err("association aborted by the server".into()));
+                attempts.failed(
+                    lease,
+                    server_err("association aborted by the server".into()),
+                );
             }
             other => {
                 abort(&server).await;
-                attempts.failed(lease, server_err(format!("unexpected {other:?} in answer to A-ASSOCIATE-RQ")));
+                attempts.failed(
+                    lease,
+                    server_err(format!("unexpected {other:?} in answer to A-ASSOCIATE-RQ")),
+                );
             }
         }
     }
@@ -125,7 +143,10 @@ fn server_err(text: String) -> GatewayError {
 
 /// Sends an A-ABORT (service-provider, reason not specified, PS3.8 §9.3.8), ignoring errors.
 pub async fn abort(s: &TcpStream) {
-    let pdu = codec::encode_abort(codec::ABORT_SOURCE_SERVICE_PROVIDER, codec::ABORT_REASON_NOT_SPECIFIED);
+    let pdu = codec::encode_abort(
+        codec::ABORT_SOURCE_SERVICE_PROVIDER,
+        codec::ABORT_REASON_NOT_SPECIFIED,
+    );
     let _ = write_all(s, &pdu).await;
 }
 
@@ -168,7 +189,10 @@ mod tests {
     #[test]
     fn rewrite_and_restore_keep_every_other_byte() {
         let mut out = RQ.to_vec();
-        assert!(!rewrite_if_different(&mut out, "ARCHIVE"), "same AE: untouched");
+        assert!(
+            !rewrite_if_different(&mut out, "ARCHIVE"),
+            "same AE: untouched"
+        );
         assert_eq!(out, RQ);
         assert!(rewrite_if_different(&mut out, "PACS1"));
         assert_eq!(&out[10..26], b"PACS1           ");

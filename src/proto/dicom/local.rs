@@ -3,7 +3,8 @@
 //! This is the "verification" front door modalities are configured against (PS3.7 §9.1.5,
 //! Verification SOP Class PS3.4 Annex A).
 
-use super::pdu_io::{read_pdu, ReadError};
+use super::count;
+use super::pdu_io::{read_pdu, send_final, ReadError};
 use crate::relay::write_all;
 use crate::service::Service;
 use std::time::Duration;
@@ -14,35 +15,47 @@ use triage_dicom::{self as codec, AssociateRj, PduType};
 /// mid-association.
 const STATUS_PROCESSING_FAILURE: u16 = 0x0110;
 
-/// Serves an association addressed to the gateway itself; returns the result label of
-/// `triage_dicom_associations_total`: `local-accepted` once the AC went out (however the
-/// association ends), `local-rejected`, or `aborted` if no AC could be sent.
+/// Serves an association addressed to the gateway itself. Counts it in
+/// `triage_dicom_associations_total` (before answering) and returns the result label:
+/// `local-accepted` once the AC goes out (however the association ends), `local-rejected`, or
+/// `aborted` if no AC could be built.
 /// No server up: RJ rejected-transient local-limit-exceeded; Verification not proposed: RJ
 /// rejected-permanent no-reason-given (PS3.8 §9.3.4).
-pub async fn serve(mut s: TcpStream, rq: &[u8], svc: &Service, max: u32) -> &'static str {
+pub async fn serve(
+    mut s: TcpStream,
+    rq: &[u8],
+    svc: &Service,
+    called: &str,
+    max: u32,
+    artim: Duration,
+) -> &'static str {
     let our_ae = svc.spec.ae_title.as_deref().unwrap_or("TRIAGE");
     if up_count(svc) == 0 {
         tracing::info!("local C-ECHO refused: no server of the default pool is up");
-        let _ = write_all(&s, &AssociateRj::local_limit_exceeded().encode()).await;
+        count(svc, called, "local-rejected");
+        send_final(&s, &AssociateRj::local_limit_exceeded().encode(), artim).await;
         return "local-rejected";
     }
     if !codec::proposes_verification(rq) {
         tracing::info!("local association refused: Verification SOP Class not proposed");
-        let _ = write_all(&s, &AssociateRj::no_reason().encode()).await;
+        count(svc, called, "local-rejected");
+        send_final(&s, &AssociateRj::no_reason().encode(), artim).await;
         return "local-rejected";
     }
     let ac = match codec::build_verification_ac(rq, our_ae) {
         Ok(ac) => ac,
         Err(e) => {
             tracing::warn!(error = %e, "cannot answer the association request; aborting");
-            abort(&s, codec::ABORT_REASON_INVALID_PARAMETER).await;
+            count(svc, called, "aborted");
+            abort(&s, codec::ABORT_REASON_INVALID_PARAMETER, artim).await;
             return "aborted";
         }
     };
+    count(svc, called, "local-accepted");
     if write_all(&s, &ac).await.is_err() {
-        return "aborted";
+        return "local-accepted";
     }
-    let end = session(&mut s, svc, max).await;
+    let end = session(&mut s, svc, max, artim).await;
     tracing::debug!(end, "local association over");
     "local-accepted"
 }
@@ -51,12 +64,14 @@ fn up_count(svc: &Service) -> usize {
     svc.pool.as_ref().map_or(0, |p| p.up_count())
 }
 
-async fn abort(s: &TcpStream, reason: u8) {
-    let _ = write_all(s, &codec::encode_abort(codec::ABORT_SOURCE_SERVICE_PROVIDER, reason)).await;
+/// Sends an A-ABORT (service-provider source, PS3.8 §9.3.8) and closes.
+async fn abort(s: &TcpStream, reason: u8, artim: Duration) {
+    let pdu = codec::encode_abort(codec::ABORT_SOURCE_SERVICE_PROVIDER, reason);
+    send_final(s, &pdu, artim).await;
 }
 
 /// Answers C-ECHO-RQs until the release (PS3.8 §9.3.6/§9.3.7); returns how it ended.
-async fn session(s: &mut TcpStream, svc: &Service, max: u32) -> &'static str {
+async fn session(s: &mut TcpStream, svc: &Service, max: u32, artim: Duration) -> &'static str {
     // The AC announced AC_MAX_PDU_LENGTH; the peer must not send more.
     let cap = max.max(codec::AC_MAX_PDU_LENGTH + 64);
     let idle = svc.spec.client_timeout.min(Duration::from_secs(300));
@@ -66,7 +81,7 @@ async fn session(s: &mut TcpStream, svc: &Service, max: u32) -> &'static str {
             Err(ReadError::Closed) => return "closed without release",
             Err(e) => {
                 tracing::info!(error = %e, "local association: bad or missing PDU; aborting");
-                abort(s, codec::ABORT_REASON_NOT_SPECIFIED).await;
+                abort(s, codec::ABORT_REASON_NOT_SPECIFIED, artim).await;
                 return "aborted by triage";
             }
         };
@@ -79,7 +94,7 @@ async fn session(s: &mut TcpStream, svc: &Service, max: u32) -> &'static str {
                 }
                 None => {
                     tracing::info!("local association: only C-ECHO is served here; aborting");
-                    abort(s, codec::ABORT_REASON_UNEXPECTED_PDU).await;
+                    abort(s, codec::ABORT_REASON_UNEXPECTED_PDU, artim).await;
                     return "aborted by triage";
                 }
             },
@@ -89,7 +104,7 @@ async fn session(s: &mut TcpStream, svc: &Service, max: u32) -> &'static str {
             }
             PduType::Abort => return "aborted by the client",
             _ => {
-                abort(s, codec::ABORT_REASON_UNEXPECTED_PDU).await;
+                abort(s, codec::ABORT_REASON_UNEXPECTED_PDU, artim).await;
                 return "aborted by triage";
             }
         }
@@ -104,6 +119,14 @@ fn echo_answer(pdata: &[u8], svc: &Service) -> Option<Vec<u8>> {
     if cmd.command_field != codec::C_ECHO_RQ {
         return None;
     }
-    let status = if up_count(svc) > 0 { codec::STATUS_SUCCESS } else { STATUS_PROCESSING_FAILURE };
-    Some(codec::build_echo_rsp_pdata(pdv.context_id, cmd.message_id.unwrap_or(1), status))
+    let status = if up_count(svc) > 0 {
+        codec::STATUS_SUCCESS
+    } else {
+        STATUS_PROCESSING_FAILURE
+    };
+    Some(codec::build_echo_rsp_pdata(
+        pdv.context_id,
+        cmd.message_id.unwrap_or(1),
+        status,
+    ))
 }

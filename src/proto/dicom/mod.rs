@@ -28,12 +28,12 @@ use crate::relay::write_all;
 use crate::route::{route, RouteKey};
 use crate::service::Service;
 use forward::{ClientEvent, Outcome};
-use pdu_io::{read_pdu, ReadError};
+use pdu_io::{read_pdu, send_final, ReadError};
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
-use triage_dicom::{self as codec, AssociateRj, AssociateInfo, PduType};
+use triage_dicom::{self as codec, AssociateInfo, AssociateRj, PduType};
 
 /// ARTIM default (PS3.8 §9.1.5): time allowed for the A-ASSOCIATE-RQ, and for a server's answer.
 pub const DEFAULT_ARTIM: Duration = Duration::from_secs(30);
@@ -55,44 +55,58 @@ impl Handler for DicomHandler {
             let svc = conn.service;
             // Read the request first: the peer then expects an answer and reports the RJ.
             let wait = artim(&svc).min(REFUSE_WAIT);
-            let Some((_, info)) = read_rq(&mut s, &svc, wait).await else { return };
+            let Some((_, info)) = read_rq(&mut s, &svc, wait).await else {
+                return;
+            };
             let rj = match why {
                 Refusal::NotAllowed => AssociateRj::calling_ae_not_recognized(),
                 Refusal::TooManyConnections => AssociateRj::local_limit_exceeded(),
             };
             tracing::info!(calling_ae = %info.calling_ae, called_ae = %info.called_ae, reason = %rj, refusal = why.as_str(), "association rejected");
             count(&svc, &info.called_ae, "rejected");
-            let _ = write_all(&s, &rj.encode()).await;
+            send_final(&s, &rj.encode(), artim(&svc)).await;
         })
     }
 }
 
 fn max_rq(svc: &Service) -> u32 {
-    svc.spec.max_request_bytes.unwrap_or(codec::DEFAULT_MAX_ASSOC_RQ)
+    svc.spec
+        .max_request_bytes
+        .unwrap_or(codec::DEFAULT_MAX_ASSOC_RQ)
 }
 
 fn artim(svc: &Service) -> Duration {
     svc.spec.handshake_timeout.unwrap_or(DEFAULT_ARTIM)
 }
 
-/// Counts one association request in `triage_dicom_associations_total`.
+/// Counts one association request in `triage_dicom_associations_total` (before the answer
+/// goes out, so that a client which saw the answer also sees the count).
 fn count(svc: &Service, called_ae: &str, result: &str) {
     let labels = crate::metrics::DicomLabels {
         service: svc.name().to_string(),
         called_ae: ae_label(called_ae),
         result: result.to_string(),
     };
-    crate::metrics::global().dicom_associations.get_or_create(&labels).inc();
+    crate::metrics::global()
+        .dicom_associations
+        .get_or_create(&labels)
+        .inc();
 }
 
 /// The `called_ae` label: the AE itself for the first [`MAX_AE_LABELS`] distinct valid AEs
-/// seen, else "other", so that clients cannot grow the metric without bound.
+/// seen, else "other", so that clients cannot grow the metric without bound; empty when no
+/// request could be read.
 fn ae_label(ae: &str) -> String {
     static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    if ae.is_empty() {
+        return String::new(); // aborted before a request was read
+    }
     if codec::validate_ae_title(ae).is_err() {
         return "other".into();
     }
-    let Ok(mut seen) = SEEN.lock() else { return "other".into() };
+    let Ok(mut seen) = SEEN.lock() else {
+        return "other".into();
+    };
     let seen = seen.get_or_insert_with(HashSet::new);
     if seen.contains(ae) || (seen.len() < MAX_AE_LABELS && seen.insert(ae.to_string())) {
         ae.to_string()
@@ -101,27 +115,48 @@ fn ae_label(ae: &str) -> String {
     }
 }
 
-async fn abort(s: &TcpStream, reason: u8) {
-    let _ = write_all(s, &codec::encode_abort(codec::ABORT_SOURCE_SERVICE_PROVIDER, reason)).await;
+/// Sends an A-ABORT (service-provider source, PS3.8 §9.3.8) and closes (see [`send_final`]).
+async fn abort(s: &TcpStream, reason: u8, svc: &Service) {
+    let pdu = codec::encode_abort(codec::ABORT_SOURCE_SERVICE_PROVIDER, reason);
+    send_final(s, &pdu, artim(svc)).await;
 }
 
 /// Reads and parses the A-ASSOCIATE-RQ. On anything else the client gets an A-ABORT (unless it
 /// simply closed without a byte) and `None` comes back; the failure is logged and counted.
-async fn read_rq(client: &mut TcpStream, svc: &Service, limit: Duration) -> Option<(Vec<u8>, AssociateInfo)> {
+async fn read_rq(
+    client: &mut TcpStream,
+    svc: &Service,
+    limit: Duration,
+) -> Option<(Vec<u8>, AssociateInfo)> {
     let (reason, why) = match read_pdu(client, max_rq(svc), limit).await {
         Ok(p) if p.pdu_type == PduType::AssociateRq => match codec::parse_associate_rq(&p.bytes) {
             Ok(info) => return Some((p.bytes.to_vec(), info)),
-            Err(e) => (codec::ABORT_REASON_INVALID_PARAMETER, format!("unparseable A-ASSOCIATE-RQ: {e}")),
+            Err(e) => (
+                codec::ABORT_REASON_INVALID_PARAMETER,
+                format!("unparseable A-ASSOCIATE-RQ: {e}"),
+            ),
         },
-        Ok(p) => (codec::ABORT_REASON_UNEXPECTED_PDU, format!("expected A-ASSOCIATE-RQ, got {:?}", p.pdu_type)),
+        Ok(p) => (
+            codec::ABORT_REASON_UNEXPECTED_PDU,
+            format!("expected A-ASSOCIATE-RQ, got {:?}", p.pdu_type),
+        ),
         Err(ReadError::Closed) => return None,
-        Err(ReadError::Invalid(e @ codec::DicomError::UnknownPduType { .. })) => (codec::ABORT_REASON_UNRECOGNIZED_PDU, format!("not DICOM: {e}")),
-        Err(ReadError::Invalid(e)) => (codec::ABORT_REASON_INVALID_PARAMETER, format!("bad PDU: {e}")),
-        Err(e) => (codec::ABORT_REASON_NOT_SPECIFIED, format!("no association request: {e}")),
+        Err(ReadError::Invalid(e @ codec::DicomError::UnknownPduType { .. })) => (
+            codec::ABORT_REASON_UNRECOGNIZED_PDU,
+            format!("not DICOM: {e}"),
+        ),
+        Err(ReadError::Invalid(e)) => (
+            codec::ABORT_REASON_INVALID_PARAMETER,
+            format!("bad PDU: {e}"),
+        ),
+        Err(e) => (
+            codec::ABORT_REASON_NOT_SPECIFIED,
+            format!("no association request: {e}"),
+        ),
     };
     tracing::warn!(reason = %why, "aborting the connection");
     count(svc, "", "aborted");
-    abort(client, reason).await;
+    abort(client, reason, svc).await;
     None
 }
 
@@ -129,19 +164,41 @@ async fn serve(conn: Conn) {
     let svc = conn.service.clone();
     let mut client = conn.stream;
     let start = Instant::now();
-    let Some((rq, info)) = read_rq(&mut client, &svc, artim(&svc)).await else { return };
+    let Some((rq, info)) = read_rq(&mut client, &svc, artim(&svc)).await else {
+        return;
+    };
     tracing::Span::current().record("calling_ae", info.calling_ae.as_str());
-    let (calling, called, contexts) = (info.calling_ae.as_str(), info.called_ae.as_str(), info.presentation_contexts);
-    tracing::debug!(calling_ae = calling, called_ae = called, contexts, "association requested");
+    let (calling, called, contexts) = (
+        info.calling_ae.as_str(),
+        info.called_ae.as_str(),
+        info.presentation_contexts,
+    );
+    tracing::debug!(
+        calling_ae = calling,
+        called_ae = called,
+        contexts,
+        "association requested"
+    );
 
     if svc.spec.ae_title.as_deref() == Some(called) {
-        let result = local::serve(client, &rq, &svc, max_rq(&svc)).await;
+        let result = local::serve(client, &rq, &svc, called, max_rq(&svc), artim(&svc)).await;
         let ms = start.elapsed().as_millis() as u64;
-        tracing::info!(calling_ae = calling, called_ae = called, contexts, result, ms, "local verification association ended");
-        return count(&svc, called, result);
+        tracing::info!(
+            calling_ae = calling,
+            called_ae = called,
+            contexts,
+            result,
+            ms,
+            "local verification association ended"
+        );
+        return;
     }
 
-    let key = RouteKey { called_ae: Some(called), calling_ae: Some(calling), ..Default::default() };
+    let key = RouteKey {
+        called_ae: Some(called),
+        calling_ae: Some(calling),
+        ..Default::default()
+    };
     let pool = match route(&svc.spec.routes, &key) {
         Some(name) => svc.pool_named(name),
         None => svc.pool.as_ref(),
@@ -150,32 +207,37 @@ async fn serve(conn: Conn) {
         let rj = AssociateRj::called_ae_not_recognized();
         tracing::info!(calling_ae = calling, called_ae = called, contexts, reason = %rj, "no route for the called AE: rejected");
         count(&svc, called, "rejected");
-        let _ = write_all(&client, &rj.encode()).await;
+        send_final(&client, &rj.encode(), artim(&svc)).await;
         return;
     };
 
     let opts = svc.connect_opts(conn.peer, conn.local);
-    let pick = PickKey { client: conn.peer.ip(), local_port: conn.local.port() };
-    let (server, lease, ac) = match forward::forward(&client, pool, pick, &opts, &rq, artim(&svc)).await {
+    let pick = PickKey {
+        client: conn.peer.ip(),
+        local_port: conn.local.port(),
+    };
+    let (server, lease, ac) = match forward::forward(&client, pool, pick, &opts, &rq, artim(&svc))
+        .await
+    {
         Outcome::Accepted { server, lease, ac } => (server, lease, ac),
         Outcome::Rejected { rj, pdu, server } => {
             tracing::info!(calling_ae = calling, called_ae = called, contexts, server, reason = %rj, "association rejected by the server");
             count(&svc, called, "rejected");
-            let _ = write_all(&client, &pdu).await;
+            send_final(&client, &pdu, artim(&svc)).await;
             return;
         }
         Outcome::NoServer(e) => {
             let rj = AssociateRj::local_limit_exceeded();
             tracing::warn!(calling_ae = calling, called_ae = called, contexts, pool = pool.name(), error = %e, reason = %rj, "no server accepted the association: rejected");
             count(&svc, called, "no-server");
-            let _ = write_all(&client, &rj.encode()).await;
+            send_final(&client, &rj.encode(), artim(&svc)).await;
             return;
         }
         Outcome::ClientGone(ev) => {
             tracing::info!(calling_ae = calling, called_ae = called, contexts, event = ?ev, "client gave up while servers were tried");
             count(&svc, called, "aborted");
             if ev == ClientEvent::Unexpected {
-                abort(&client, codec::ABORT_REASON_UNEXPECTED_PDU).await;
+                abort(&client, codec::ABORT_REASON_UNEXPECTED_PDU, &svc).await;
             }
             return;
         }
@@ -199,7 +261,11 @@ async fn serve(conn: Conn) {
     let (up, down) = (ended.transfer.up, ended.transfer.down);
     let ms = start.elapsed().as_millis() as u64;
     match ended.result {
-        Ok(closer) => tracing::info!(calling_ae = calling, called_ae = called, server = %server_name, contexts, up, down, ms, closed_by = closer.as_str(), "association ended"),
-        Err(e) => tracing::info!(calling_ae = calling, called_ae = called, server = %server_name, contexts, up, down, ms, error = %e, side = e.side().as_str(), "association ended"),
+        Ok(closer) => {
+            tracing::info!(calling_ae = calling, called_ae = called, server = %server_name, contexts, up, down, ms, closed_by = closer.as_str(), "association ended")
+        }
+        Err(e) => {
+            tracing::info!(calling_ae = calling, called_ae = called, server = %server_name, contexts, up, down, ms, error = %e, side = e.side().as_str(), "association ended")
+        }
     }
 }

@@ -55,3 +55,33 @@ async fn read_inner(s: &mut TcpStream, max: u32) -> Result<RawPdu, ReadError> {
     }
     Ok(RawPdu::from_bytes(buf.into())?)
 }
+
+/// Longest wait for the peer's close after a final A-ASSOCIATE-RJ or A-ABORT.
+const MAX_LINGER: Duration = Duration::from_secs(5);
+
+/// Sends a final PDU (A-ASSOCIATE-RJ or A-ABORT), then waits for the peer to close, discarding
+/// whatever it still sends, at most `artim` (capped at [`MAX_LINGER`]) — PS3.8 §9.2 actions
+/// AE-8/AA-1: send the PDU, start ARTIM, close when the peer closes or ARTIM expires. Closing
+/// at once with unread input would make the kernel send a reset, and a reset can make the
+/// peer's stack drop the PDU before the application read it.
+pub async fn send_final(s: &TcpStream, pdu: &[u8], artim: Duration) {
+    if crate::relay::write_all(s, pdu).await.is_err() {
+        return;
+    }
+    let _ = socket2::SockRef::from(s).shutdown(std::net::Shutdown::Write);
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            if s.readable().await.is_err() {
+                return;
+            }
+            match s.try_read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(artim.min(MAX_LINGER), drain).await;
+}

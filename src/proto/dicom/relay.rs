@@ -54,8 +54,22 @@ pub async fn relay(
     let epoch = Instant::now();
     let last = AtomicU64::new(0);
     let (up_n, down_n) = (AtomicU64::new(0), AtomicU64::new(0));
-    let up = pump(client, server, Side::Client, &last, epoch, [&traffic.up, &up_n]);
-    let down = pump(server, client, Side::Server, &last, epoch, [&traffic.down, &down_n]);
+    let up = pump(
+        client,
+        server,
+        Side::Client,
+        &last,
+        epoch,
+        [&traffic.up, &up_n],
+    );
+    let down = pump(
+        server,
+        client,
+        Side::Server,
+        &last,
+        epoch,
+        [&traffic.down, &down_n],
+    );
     tokio::pin!(up, down);
     let (limit, side) = if idle.client <= idle.server {
         (idle.client, Side::Client)
@@ -79,7 +93,11 @@ pub async fn relay(
                 Ok(Ok(())) => Ok(closer),
                 Ok(Err(e)) => Err(e),
                 Err(_) => {
-                    tracing::debug!(closed_first = closer.as_str(), ?grace, "other side did not close within the grace; closing it");
+                    tracing::debug!(
+                        closed_first = closer.as_str(),
+                        ?grace,
+                        "other side did not close within the grace; closing it"
+                    );
                     Ok(closer)
                 }
             }
@@ -174,15 +192,22 @@ mod tests {
         let (mut cli, cli_proxy) = pair().await;
         let (srv_proxy, mut srv) = pair().await;
         let t = Traffic::default();
-        let h = tokio::spawn(async move { relay(&cli_proxy, &srv_proxy, LONG, Duration::from_millis(200), &t).await });
+        let h = tokio::spawn(async move {
+            relay(&cli_proxy, &srv_proxy, LONG, Duration::from_millis(200), &t).await
+        });
         // An A-ABORT, then the server closes; the client reads it but never closes by itself.
-        srv.write_all(&[7, 0, 0, 0, 0, 4, 0, 0, 2, 0]).await.unwrap();
+        srv.write_all(&[7, 0, 0, 0, 0, 4, 0, 0, 2, 0])
+            .await
+            .unwrap();
         drop(srv);
         let mut got = Vec::new();
         cli.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, [7, 0, 0, 0, 0, 4, 0, 0, 2, 0]);
         // The plain TCP relay would wait for the client's FIN (up to the idle limit).
-        let ended = tokio::time::timeout(Duration::from_secs(5), h).await.expect("relay still running").unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(5), h)
+            .await
+            .expect("relay still running")
+            .unwrap();
         drop(cli);
         assert_eq!(ended.result.unwrap(), Closer::Server);
         assert_eq!(ended.transfer, Transfer { up: 0, down: 10 });
@@ -193,7 +218,9 @@ mod tests {
         let (mut cli, cli_proxy) = pair().await;
         let (srv_proxy, mut srv) = pair().await;
         let t = Traffic::default();
-        let h = tokio::spawn(async move { relay(&cli_proxy, &srv_proxy, LONG, Duration::from_secs(5), &t).await });
+        let h = tokio::spawn(async move {
+            relay(&cli_proxy, &srv_proxy, LONG, Duration::from_secs(5), &t).await
+        });
         cli.write_all(b"rq").await.unwrap();
         cli.shutdown().await.unwrap();
         let mut got = Vec::new();
@@ -217,7 +244,23 @@ mod tests {
             client: Duration::from_secs(60),
             server: Duration::from_secs(3600),
         };
-        let e = relay(&cli_proxy, &srv_proxy, idle, Duration::from_secs(1), &Traffic::default()).await;
-        assert!(matches!(e.result, Err(GatewayError::Idle { side: Side::Client, .. })), "{e:?}");
+        let e = relay(
+            &cli_proxy,
+            &srv_proxy,
+            idle,
+            Duration::from_secs(1),
+            &Traffic::default(),
+        )
+        .await;
+        assert!(
+            matches!(
+                e.result,
+                Err(GatewayError::Idle {
+                    side: Side::Client,
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
     }
 }

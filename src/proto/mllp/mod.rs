@@ -1,30 +1,43 @@
-//! Protocol `mllp`: HL7 v2 per-message balancing with ACK-verified delivery (HL7 v2.5.1 ch. 2,
-//! MLLP). For each message: de-frame, read MSH, route by MSH-9 / MSH-4, pick a server, send over
-//! a pooled connection, wait for the ACK, check MSA-2 = MSH-10, and only then return the
-//! server's ACK to the sender. If a server fails before acknowledging, the same message goes to
-//! the next one; if none can take it, the sender gets an AE NAK (retryable), never silence.
-//! Bad framing or an unreadable MSH gets an AR NAK and the connection stays usable. One message
-//! in flight per client connection keeps the sender's order.
+//! Protocol `mllp`: HL7 v2 per-message balancing with ACK-verified delivery (HL7 v2.5.1 ch. 2:
+//! §2.9.2 original-mode and §2.9.3 enhanced-mode acknowledgement; MLLP release 1 framing).
+//! For each message: de-frame, read MSH (§2.14.9), route by MSH-9 / MSH-4, pick a server, send
+//! over a pooled connection, wait for the ACK, check MSA-2 = MSH-10 (§2.14.8), and only then
+//! return the server's ACK to the sender ([`deliver`]). If a server fails before
+//! acknowledging, the same message goes to the next one; if none can take it, the sender gets
+//! an AE NAK (retryable), never silence. One message in flight per client connection keeps
+//! the sender's order.
+//!
+//! Bad input gets an AR NAK (with an ERR segment, §2.14.5, from v2.5 on) and the connection
+//! stays usable: an unreadable MSH, an oversized frame (`max_request_bytes`, the decoder then
+//! resyncs at the next start block), a frame cut by the close, and bytes outside MLLP
+//! framing. Junk is answered once the sender pauses ([`JUNK_GRACE`]) without starting a frame,
+//! so that junk just before a frame, or whitespace such as a CR LF after the end block, does
+//! not add an answer the sender would pair with its next message. Logs carry the control id
+//! and the reason, never the message body.
 
 mod backends;
+mod deliver;
 
 use super::{Conn, Handler, Refusal};
 use crate::health::BoxFuture;
-use crate::hl7::conn::{ExchangeError, MllpConn};
-use crate::pool::{PickKey, Pool};
+use crate::pool::PickKey;
 use crate::route::{route, RouteKey};
 use crate::service::Service;
-use crate::upstream::{self, Attempts};
+use crate::upstream::ConnectOpts;
 use backends::Backends;
 use bytes::{Bytes, BytesMut};
+use deliver::{deliver, Limits};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use triage_hl7::{self as codec, AckCode, AckError, ErrorCode, MllpDecoder, MllpFrame, Msh};
+use triage_hl7::mllp::SB;
+use triage_hl7::{self as codec, AckCode, AckError, ErrorCode, MllpDecoder, MllpError, MllpFrame};
 
 /// Default time a server has to acknowledge a message (`handshake_timeout` overrides it).
 pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a sender must pause after bytes outside MLLP framing before they get an AR NAK.
+pub const JUNK_GRACE: Duration = Duration::from_millis(50);
 
 #[derive(Default)]
 pub struct MllpHandler {
@@ -38,14 +51,30 @@ impl Handler for MllpHandler {
 
     fn refuse(&self, conn: Conn, why: Refusal) -> BoxFuture<'static, ()> {
         Box::pin(async move {
-            let nak = codec::build_nak_without_msh(AckCode::AR, why.as_str(), &nak_id());
+            let nak = nak_without_msh(ErrorCode::ApplicationInternalError, why.as_str(), "");
             let _ = send_frame(&mut { conn.stream }, &nak).await;
         })
     }
 }
 
+/// A fresh MSH-10 for a NAK triage builds itself.
 fn nak_id() -> String {
     format!("TRIAGE{:010}", rand::random::<u32>())
+}
+
+/// MSH-7 of the NAKs triage builds (the current time, UTC).
+fn now_ts() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    codec::hl7_timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+/// AR NAK for input without a usable MSH: its own new MSH-10, MSA-2 = `acked` (a salvaged
+/// control id, or empty), ERR-3 = `code`.
+fn nak_without_msh(code: ErrorCode, reason: &str, acked: &str) -> Vec<u8> {
+    let err = AckError::new(code, reason);
+    codec::build_nak_without_msh_at(AckCode::AR, &err, &nak_id(), acked, &now_ts())
 }
 
 async fn send_frame(s: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
@@ -54,43 +83,111 @@ async fn send_frame(s: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
     s.write_all(&out).await
 }
 
+/// Tracks bytes outside MLLP frames ahead of the decoder, which skips them silently.
+#[derive(Debug, Default)]
+struct JunkWatch {
+    /// After a `FrameTooLarge` the decoder drops bytes up to the next start block: those are
+    /// the rest of the oversized frame, not junk.
+    discarding: bool,
+    /// Junk other than whitespace/NUL seen since the last frame or NAK.
+    text: bool,
+}
+
+impl JunkWatch {
+    /// Looks at the bytes the decoder is about to skip (call before each decode).
+    fn scan(&mut self, buf: &[u8]) {
+        let mut from = 0;
+        if self.discarding {
+            match buf.iter().position(|&b| b == SB) {
+                Some(at) => {
+                    self.discarding = false;
+                    from = at;
+                }
+                None => return,
+            }
+        }
+        let rest = &buf[from..];
+        let end = rest.iter().position(|&b| b == SB).unwrap_or(rest.len());
+        if rest[..end]
+            .iter()
+            .any(|b| !matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0))
+        {
+            self.text = true;
+        }
+    }
+}
+
 async fn serve(conn: Conn, backends: Arc<Backends>) {
     let svc = conn.service.clone();
     let mut client = conn.stream;
-    let max = svc.spec.max_request_bytes.map_or(codec::DEFAULT_MAX_FRAME, |m| m as usize);
+    let max = max_frame(&svc);
     let mut dec = MllpDecoder::new(max);
     let mut buf = BytesMut::with_capacity(4096);
-    let key = PickKey { client: conn.peer.ip(), local_port: conn.local.port() };
+    let mut junk = JunkWatch::default();
+    let key = PickKey {
+        client: conn.peer.ip(),
+        local_port: conn.local.port(),
+    };
     let opts = svc.connect_opts(conn.peer, conn.local);
     let mut eof = false;
     loop {
-        let item = if eof { dec.decode_eof(&mut buf) } else { dec.decode(&mut buf) };
+        junk.scan(&buf);
+        let item = if eof {
+            dec.decode_eof(&mut buf)
+        } else {
+            dec.decode(&mut buf)
+        };
         let item = match item {
             Ok(Some(item)) => item,
-            Ok(None) if eof => return,
             Ok(None) => {
+                let waiting_junk = junk.text && buf.is_empty();
+                if eof {
+                    if waiting_junk {
+                        let _ = answer_junk(&svc, &mut client, &dec).await;
+                    }
+                    return;
+                }
                 buf.reserve(4096);
-                match tokio::time::timeout(svc.spec.client_timeout, client.read_buf(&mut buf)).await {
+                let wait = if waiting_junk {
+                    JUNK_GRACE
+                } else {
+                    svc.spec.client_timeout
+                };
+                match tokio::time::timeout(wait, client.read_buf(&mut buf)).await {
                     Ok(Ok(0)) => eof = true,
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => return tracing::debug!(error = %e, "client read failed"),
+                    Err(_) if waiting_junk => {
+                        junk.text = false;
+                        if answer_junk(&svc, &mut client, &dec).await.is_err() {
+                            return;
+                        }
+                    }
                     Err(_) => return tracing::info!("client idle timeout; closing"),
                 }
                 continue;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "bad MLLP framing from client; AR NAK");
-                let nak = codec::build_nak_without_msh(AckCode::AR, &e.to_string(), &nak_id());
+                junk.discarding = matches!(e, MllpError::FrameTooLarge { .. });
+                count(&svc, "unknown", "AR");
+                let nak = nak_without_msh(ErrorCode::SegmentSequence, &e.to_string(), "");
                 if send_frame(&mut client, &nak).await.is_err() || eof {
                     return;
                 }
                 continue;
             }
         };
+        junk.text = false;
         if item.junk_skipped > 0 {
-            tracing::warn!(bytes = item.junk_skipped, "skipped bytes outside MLLP frames");
+            tracing::warn!(
+                bytes = item.junk_skipped,
+                "skipped bytes outside MLLP frames before a frame"
+            );
         }
-        let MllpFrame::Message(payload) = item.frame else { continue };
+        let MllpFrame::Message(payload) = item.frame else {
+            continue;
+        };
         let answer = handle_message(&svc, &backends, key, &opts, payload).await;
         if send_frame(&mut client, &answer).await.is_err() {
             return;
@@ -98,23 +195,58 @@ async fn serve(conn: Conn, backends: Arc<Backends>) {
     }
 }
 
+fn max_frame(svc: &Service) -> usize {
+    svc.spec
+        .max_request_bytes
+        .map_or(codec::DEFAULT_MAX_FRAME, |m| m as usize)
+}
+
+/// AR NAK for bytes outside MLLP framing that no frame followed.
+async fn answer_junk(
+    svc: &Service,
+    client: &mut TcpStream,
+    dec: &MllpDecoder,
+) -> std::io::Result<()> {
+    let n = dec.pending_junk();
+    tracing::warn!(bytes = n, "bytes outside MLLP framing; AR NAK");
+    count(svc, "unknown", "AR");
+    let reason = format!("{n} bytes outside MLLP framing (expected 0x0B message 0x1C 0x0D)");
+    send_frame(
+        client,
+        &nak_without_msh(ErrorCode::SegmentSequence, &reason, ""),
+    )
+    .await
+}
+
 /// Delivers one message and returns the payload to send back (the server's ACK or our NAK).
-async fn handle_message(svc: &Service, backends: &Backends, key: PickKey, opts: &upstream::ConnectOpts, payload: Bytes) -> Vec<u8> {
+async fn handle_message(
+    svc: &Service,
+    backends: &Arc<Backends>,
+    key: PickKey,
+    opts: &ConnectOpts,
+    payload: Bytes,
+) -> Vec<u8> {
     let msh = match codec::parse_msh(&payload) {
         Ok(m) => m,
         Err(e) => {
             let control = codec::salvage_control_id(&payload).unwrap_or_default();
             tracing::warn!(control_id = %control, bytes = payload.len(), error = %e, "unreadable MSH; AR NAK");
             count(svc, "unknown", "AR");
-            let err = AckError::new(e.error_code(), e.to_string());
             return match e.partial_msh() {
-                Some(m) => codec::build_ack(m, AckCode::AR, &nak_id(), Some(&err)),
-                None => codec::build_nak_without_msh(AckCode::AR, &e.to_string(), &control),
+                Some(m) => {
+                    let err = AckError::new(e.error_code(), e.to_string());
+                    codec::build_ack_at(m, AckCode::AR, &nak_id(), Some(&err), &now_ts())
+                }
+                None => nak_without_msh(e.error_code(), &e.to_string(), &control),
             };
         }
     };
     let mtype = msh.message_type_full();
-    let rkey = RouteKey { message_type: Some(&mtype), sending_facility: Some(&msh.sending_facility), ..Default::default() };
+    let rkey = RouteKey {
+        message_type: Some(&mtype),
+        sending_facility: Some(&msh.sending_facility),
+        ..Default::default()
+    };
     let pool = match route(&svc.spec.routes, &rkey) {
         Some(name) => svc.pool_named(name),
         None => svc.pool.as_ref(),
@@ -122,84 +254,43 @@ async fn handle_message(svc: &Service, backends: &Backends, key: PickKey, opts: 
     let Some(pool) = pool else {
         tracing::warn!(control_id = %msh.control_id, message_type = %mtype, "no route for message type; AR NAK");
         count(svc, &mtype, "AR");
-        let err = AckError::new(ErrorCode::UnsupportedMessageType, format!("no route for {mtype}"));
-        return codec::build_ack(&msh, AckCode::AR, &nak_id(), Some(&err));
+        let err = AckError::new(
+            ErrorCode::UnsupportedMessageType,
+            format!("no route for {mtype}"),
+        );
+        return codec::build_ack_at(&msh, AckCode::AR, &nak_id(), Some(&err), &now_ts());
+    };
+    let limits = Limits {
+        ack_timeout: svc.spec.handshake_timeout.unwrap_or(DEFAULT_ACK_TIMEOUT),
+        max_frame: max_frame(svc),
+        idle: svc.spec.server_timeout,
     };
     let start = Instant::now();
-    match deliver(svc, backends, pool, key, opts, &payload, &msh).await {
-        Ok((ack, code, server, tries)) => {
-            tracing::info!(control_id = %msh.control_id, message_type = %mtype, bytes = payload.len(), server = %server, ack = %code, redeliveries = tries, ms = start.elapsed().as_millis() as u64, "message acknowledged");
-            count(svc, &mtype, &code);
-            ack.to_vec()
+    let (outcome, redeliveries) = deliver(backends, pool, key, opts, limits, &payload, &msh).await;
+    crate::hl7::stats::add_redeliveries(svc.name(), u64::from(redeliveries));
+    match outcome {
+        Ok(d) => {
+            tracing::info!(control_id = %msh.control_id, message_type = %mtype, bytes = payload.len(), server = %d.server, ack = %d.code, redeliveries, ms = start.elapsed().as_millis() as u64, "message acknowledged");
+            count(svc, &mtype, d.code.as_str());
+            d.ack.to_vec()
         }
         Err(reason) => {
-            tracing::warn!(control_id = %msh.control_id, message_type = %mtype, reason = %reason, "no server acknowledged; AE NAK");
+            tracing::warn!(control_id = %msh.control_id, message_type = %mtype, redeliveries, reason = %reason, "no server acknowledged; AE NAK");
             count(svc, &mtype, "AE");
             let err = AckError::new(ErrorCode::ApplicationInternalError, reason);
-            codec::build_ack(&msh, AckCode::AE, &nak_id(), Some(&err))
+            codec::build_ack_at(&msh, AckCode::AE, &nak_id(), Some(&err), &now_ts())
         }
     }
 }
 
 fn count(svc: &Service, message_type: &str, ack: &str) {
-    let labels = crate::metrics::Hl7Labels { service: svc.name().to_string(), message_type: message_type.to_string(), ack: ack.to_string() };
-    crate::metrics::global().hl7_messages.get_or_create(&labels).inc();
-}
-
-/// Tries servers until one acknowledges: (ACK payload, MSA-1, server, re-deliveries).
-async fn deliver(
-    svc: &Service,
-    backends: &Backends,
-    pool: &Pool,
-    key: PickKey,
-    opts: &upstream::ConnectOpts,
-    payload: &[u8],
-    msh: &Msh,
-) -> Result<(Bytes, String, String, u32), String> {
-    let ack_timeout = svc.spec.handshake_timeout.unwrap_or(DEFAULT_ACK_TIMEOUT);
-    let max = svc.spec.max_request_bytes.map_or(codec::DEFAULT_MAX_FRAME, |m| m as usize);
-    let mut attempts = Attempts::new(pool, key, opts.retries);
-    while let Some(lease) = attempts.next() {
-        let pooled = backends.take(lease.addr, svc.spec.server_timeout);
-        let reused = pooled.is_some();
-        let mut conn = match pooled {
-            Some(c) => c,
-            None => match upstream::dial(&lease, opts).await {
-                Ok(s) => MllpConn::new(s, max),
-                Err(e) => {
-                    attempts.failed(lease, e);
-                    continue;
-                }
-            },
-        };
-        let mut r = conn.exchange(payload, ack_timeout).await;
-        if reused && matches!(r, Err(ExchangeError::Closed | ExchangeError::Write(_))) {
-            // A pooled connection the server had closed meanwhile: one fresh try, same server.
-            match upstream::dial(&lease, opts).await {
-                Ok(s) => {
-                    conn = MllpConn::new(s, max);
-                    r = conn.exchange(payload, ack_timeout).await;
-                }
-                Err(e) => {
-                    attempts.failed(lease, e);
-                    continue;
-                }
-            }
-        }
-        let err = match r {
-            Ok(ack) => match codec::parse_ack(&ack) {
-                Ok((_, msa)) if msa.control_id == msh.control_id => {
-                    let server = lease.server().name().to_string();
-                    backends.put(lease.addr, conn);
-                    return Ok((ack, msa.code.as_str().to_string(), server, attempts.attempts()));
-                }
-                Ok((_, msa)) => format!("ACK for {:?} does not match MSH-10 {:?}", msa.control_id, msh.control_id),
-                Err(e) => format!("unreadable ACK: {e}"),
-            },
-            Err(e) => e.to_string(),
-        };
-        // The connection is dropped (never reused): a late ACK must not meet the next message.
-        attempts.failed(lease, crate::error::GatewayError::ServerIo(std::io::Error::other(err)));
-    }
-    Err(attempts.into_error().to_string())
+    let labels = crate::metrics::Hl7Labels {
+        service: svc.name().to_string(),
+        message_type: message_type.to_string(),
+        ack: ack.to_string(),
+    };
+    crate::metrics::global()
+        .hl7_messages
+        .get_or_create(&labels)
+        .inc();
 }

@@ -1,29 +1,46 @@
-//! Protocol `xds`: IHE XDS.b SOAP 1.2 over HTTP/1.1 (ITI TF-2 Appendix V), with keep-alive.
-//! Each request is routed by its SOAP action: the Content-Type `action` parameter when present,
-//! else `wsa:Action` read from the envelope header (the root MIME part for MTOM) by peeking at
-//! the body — the bytes read are kept and replayed, documents are never buffered. No route: a
-//! SOAP 1.2 Fault `soap:Sender` (HTTP 400); no server: `soap:Receiver` (HTTP 503). Non-POST
+//! Protocol `xds`: IHE XDS.b SOAP 1.2 over HTTP/1.1 (ITI TF-2 Appendix V; ITI-18 TF-2a §3.18,
+//! ITI-41/42/43 TF-2b §3.41–3.43), with keep-alive. Each request is routed by its SOAP action:
+//! the Content-Type `action` parameter when present, else `wsa:Action` read from the envelope
+//! header (the root MIME part for MTOM, ITI TF-2 Appendix V §V.7) by peeking at the body — the
+//! bytes read are kept and replayed, documents are never buffered. No route: a SOAP 1.2 Fault
+//! `soap:Sender` (HTTP 400); no server: `soap:Receiver` (HTTP 503); no response within
+//! `server_timeout`: `soap:Receiver` (HTTP 504); an unreadable envelope or one whose header is
+//! over `max_request_bytes`: `soap:Sender` (HTTP 400) and the connection is closed. Non-POST
 //! requests (e.g. a WSDL GET) go to the default pool.
+//!
+//! Timeouts: the request head (and idle keep-alive time) within `handshake_timeout` (default
+//! 30 s, at most `client_timeout`), the SOAP header within `handshake_timeout` too; otherwise
+//! the client leg may be silent for `client_timeout`, the server leg for `server_timeout`.
+//! A connection closed by triage is closed lingering: write side first, then what the client
+//! still sends is read and dropped for a moment, so that it reads the Fault instead of a reset.
 
 pub mod action;
+mod forward;
 
 use super::{Conn, Handler};
 use crate::health::BoxFuture;
 use crate::httpfwd::body::{ProxyBody, ReplayBody};
 use crate::httpfwd::client::HttpBackends;
-use crate::pool::{PickKey, Pool};
+use crate::httpfwd::io::{IdleIo, Meter};
 use crate::route::{route, RouteKey};
 use crate::service::Service;
-use crate::upstream::Attempts;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
-use triage_xds::{build_fault, FaultCode};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use triage_xds::{build_fault, subcode, FaultCode, Transaction};
+
+/// Default time for a request head and its SOAP header (and idle keep-alive time).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a closing connection keeps reading (and dropping) what the client still sends.
+const LINGER: Duration = Duration::from_secs(2);
+/// At most this much is read while lingering.
+const LINGER_BYTES: usize = 16 << 20;
 
 #[derive(Default)]
 pub struct XdsHandler {
@@ -36,122 +53,250 @@ impl Handler for XdsHandler {
         Box::pin(async move {
             let svc = conn.service.clone();
             let (peer, local) = (conn.peer, conn.local);
-            let io = TokioIo::new(conn.stream);
+            let head_timeout = handshake_timeout(&svc).min(svc.spec.client_timeout);
+            let meter = Meter(svc.stats.clone());
+            let io = TokioIo::new(IdleIo::new(
+                conn.stream,
+                svc.spec.client_timeout,
+                Some(meter),
+            ));
+            let svc2 = svc.clone();
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let (svc, backends) = (svc.clone(), backends.clone());
+                let (svc, backends) = (svc2.clone(), backends.clone());
                 async move { Ok::<_, Infallible>(handle(&svc, &backends, peer, local, req).await) }
             });
             let mut b = hyper::server::conn::http1::Builder::new();
-            b.keep_alive(true).max_buf_size(64 * 1024);
-            if let Err(e) = b.serve_connection(io, service).await {
-                tracing::debug!(error = %e, "http connection ended with an error");
+            b.keep_alive(true)
+                .max_buf_size(64 * 1024)
+                .timer(TokioTimer::new())
+                .header_read_timeout(head_timeout);
+            match b.serve_connection(io, service).without_shutdown().await {
+                Ok(parts) => linger(parts.io.into_inner().into_inner()).await,
+                Err(e) => tracing::debug!(error = %e, "http connection ended with an error"),
             }
         })
     }
 }
 
-/// A SOAP 1.2 Fault response (`Connection: close` when `close`).
-fn fault(status: StatusCode, code: FaultCode, reason: &str, relates_to: Option<&str>, close: bool) -> Response<ProxyBody> {
-    let body = build_fault(code, reason, relates_to, None);
+fn handshake_timeout(svc: &Service) -> Duration {
+    svc.spec.handshake_timeout.unwrap_or(HANDSHAKE_TIMEOUT)
+}
+
+/// Half-closes, then reads and drops what the client still sends (it may be mid-upload when
+/// a Fault closed the connection) until it closes too, for at most [`LINGER`]: closing a socket
+/// with unread bytes would reset the connection, and the client could lose the Fault.
+async fn linger(mut s: tokio::net::TcpStream) {
+    if s.shutdown().await.is_err() {
+        return;
+    }
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut left = LINGER_BYTES;
+    let _ = tokio::time::timeout(LINGER, async {
+        while left > 0 {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    })
+    .await;
+}
+
+/// A SOAP 1.2 Fault response (SOAP 1.2 Part 1 §5.4; `Connection: close` when `close`).
+fn fault(
+    status: StatusCode,
+    code: FaultCode,
+    sub: Option<&str>,
+    reason: &str,
+    relates_to: Option<&str>,
+    close: bool,
+) -> Response<ProxyBody> {
+    let body = build_fault(code, reason, relates_to, sub);
     let mut r = Response::new(ProxyBody::full(body));
     *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/soap+xml; charset=utf-8"));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/soap+xml; charset=utf-8"),
+    );
     if close {
-        r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+        r.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
     }
     r
 }
 
-fn count(svc: &Service, action: &str, status: StatusCode) {
-    let labels = crate::metrics::XdsLabels { service: svc.name().to_string(), action: action.to_string(), status: status.as_u16().to_string() };
-    crate::metrics::global().xds_requests.get_or_create(&labels).inc();
+/// The metric label of an action: the known XDS.b transactions and the actions the service
+/// routes on are named; anything else a client invents is `other` (bounded label set).
+fn action_label(svc: &Service, action: Option<&str>) -> String {
+    match action {
+        None => "-".into(),
+        Some(a) if Transaction::from_request_action(a).is_some() => a.to_string(),
+        Some(a)
+            if svc
+                .spec
+                .routes
+                .iter()
+                .any(|r| r.action.as_deref() == Some(a)) =>
+        {
+            a.to_string()
+        }
+        Some(_) => "other".into(),
+    }
 }
 
-async fn handle(svc: &Service, backends: &Arc<HttpBackends>, peer: SocketAddr, local: SocketAddr, req: Request<Incoming>) -> Response<ProxyBody> {
+fn count(svc: &Service, action: &str, status: StatusCode) {
+    let labels = crate::metrics::XdsLabels {
+        service: svc.name().to_string(),
+        action: action.to_string(),
+        status: status.as_u16().to_string(),
+    };
+    crate::metrics::global()
+        .xds_requests
+        .get_or_create(&labels)
+        .inc();
+}
+
+async fn handle(
+    svc: &Service,
+    backends: &Arc<HttpBackends>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
     let start = Instant::now();
-    let budget = svc.spec.max_request_bytes.map_or(triage_xds::DEFAULT_HEADER_BUDGET, |b| b as usize);
+    let budget = svc
+        .spec
+        .max_request_bytes
+        .map_or(triage_xds::DEFAULT_HEADER_BUDGET, |b| b as usize);
     let (found, req) = if req.method() == Method::POST {
-        match action::find(req, budget).await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e.reason, "unreadable SOAP request; Fault");
+        let limit = handshake_timeout(svc);
+        match tokio::time::timeout(limit, action::find(req, budget)).await {
+            Ok(Ok(x)) => x,
+            Ok(Err(e)) => {
+                if e.client_gone {
+                    tracing::debug!(error = %e.reason, "client body failed before the SOAP header");
+                } else {
+                    tracing::warn!(error = %e.reason, "unreadable SOAP request; Fault");
+                }
                 count(svc, "-", StatusCode::BAD_REQUEST);
-                return fault(StatusCode::BAD_REQUEST, FaultCode::Sender, &e.reason, None, true);
+                return fault(
+                    StatusCode::BAD_REQUEST,
+                    FaultCode::Sender,
+                    None,
+                    &e.reason,
+                    None,
+                    true,
+                );
+            }
+            Err(_) => {
+                let reason = format!("no SOAP header within {limit:?}");
+                tracing::warn!("{reason}; Fault");
+                count(svc, "-", StatusCode::BAD_REQUEST);
+                return fault(
+                    StatusCode::BAD_REQUEST,
+                    FaultCode::Sender,
+                    None,
+                    &reason,
+                    None,
+                    true,
+                );
             }
         }
     } else {
         let (parts, body) = req.into_parts();
-        (action::Found::default(), Request::from_parts(parts, ReplayBody::new(Vec::new(), Some(body))))
+        (
+            action::Found::default(),
+            Request::from_parts(parts, ReplayBody::new(Vec::new(), Some(body))),
+        )
     };
     let action = found.action.as_deref();
+    let relates = found.message_id.as_deref();
+    // A Fault sent before the body was read closes the connection (the rest of the body would
+    // otherwise be taken for the next request).
+    let unread = req.body().unread();
     let pool = match action {
-        Some(a) => match route(&svc.spec.routes, &RouteKey { action: Some(a), ..Default::default() }) {
+        Some(a) => match route(
+            &svc.spec.routes,
+            &RouteKey {
+                action: Some(a),
+                ..Default::default()
+            },
+        ) {
             Some(name) => svc.pool_named(name),
             None => svc.pool.as_ref(),
         },
         None => svc.pool.as_ref(),
     };
-    let label = action.unwrap_or("-").to_string();
+    let label = action_label(svc, action);
     let Some(pool) = pool else {
-        tracing::warn!(action = %label, "no route for SOAP action; Fault");
+        tracing::warn!(
+            action = action.unwrap_or("-"),
+            "no route for SOAP action; Fault"
+        );
         count(svc, &label, StatusCode::BAD_REQUEST);
-        let reason = format!("no route for action {label}");
-        return fault(StatusCode::BAD_REQUEST, FaultCode::Sender, &reason, found.message_id.as_deref(), false);
+        let reason = format!("no route for action {}", action.unwrap_or("(none)"));
+        return fault(
+            StatusCode::BAD_REQUEST,
+            FaultCode::Sender,
+            Some(subcode::ACTION_NOT_SUPPORTED),
+            &reason,
+            relates,
+            unread,
+        );
     };
-    let resp = forward(svc, backends, pool, peer, local, req).await;
-    let resp = match resp {
+    let resp = match forward::forward(svc, backends, pool, peer, local, req).await {
         Ok((r, server)) => {
-            tracing::info!(action = %label, message_id = found.message_id.as_deref().unwrap_or("-"), server = %server, status = r.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request forwarded");
+            tracing::info!(action = %label, message_id = relates.unwrap_or("-"), server = %server, status = r.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request forwarded");
             r
         }
-        Err(e) => {
+        Err(forward::Failed::NoServer(e)) => {
             tracing::warn!(action = %label, error = %e, "no server took the request; Fault");
             let reason = format!("no server available: {e}");
-            fault(StatusCode::SERVICE_UNAVAILABLE, FaultCode::Receiver, &reason, found.message_id.as_deref(), false)
+            fault(
+                StatusCode::SERVICE_UNAVAILABLE,
+                FaultCode::Receiver,
+                Some(subcode::ENDPOINT_UNAVAILABLE),
+                &reason,
+                relates,
+                unread,
+            )
+        }
+        Err(forward::Failed::Timeout(server, after)) => {
+            tracing::warn!(action = %label, server = %server, "no response within {after:?}; Fault");
+            let reason = format!("server {server} sent no response within {after:?}");
+            fault(
+                StatusCode::GATEWAY_TIMEOUT,
+                FaultCode::Receiver,
+                None,
+                &reason,
+                relates,
+                true,
+            )
+        }
+        Err(forward::Failed::Server(server, e)) => {
+            tracing::warn!(action = %label, server = %server, error = %e, "server failed; Fault");
+            let reason = format!("server {server} failed: {e}");
+            fault(
+                StatusCode::BAD_GATEWAY,
+                FaultCode::Receiver,
+                None,
+                &reason,
+                relates,
+                true,
+            )
+        }
+        Err(forward::Failed::Client(e)) => {
+            tracing::debug!(action = %label, error = %e, "client body failed during the upload");
+            fault(
+                StatusCode::BAD_REQUEST,
+                FaultCode::Sender,
+                None,
+                "the request body was cut off",
+                relates,
+                true,
+            )
         }
     };
     count(svc, &label, resp.status());
     resp
-}
-
-/// Sends the request to a server of `pool` (another one if connecting fails) and returns the
-/// streamed response with the server's name.
-async fn forward(
-    svc: &Service,
-    backends: &Arc<HttpBackends>,
-    pool: &Pool,
-    peer: SocketAddr,
-    local: SocketAddr,
-    req: Request<ReplayBody>,
-) -> Result<(Response<ProxyBody>, String), crate::error::GatewayError> {
-    let opts = svc.connect_opts(peer, local);
-    let mut attempts = Attempts::new(pool, PickKey { client: peer.ip(), local_port: local.port() }, opts.retries);
-    let (mut parts, body) = req.into_parts();
-    crate::httpfwd::strip_hop_by_hop(&mut parts.headers);
-    let mut body = Some(body);
-    while let Some(lease) = attempts.next() {
-        let mut sender = match backends.sender(&lease, &opts).await {
-            Ok(s) => s,
-            Err(e) => {
-                attempts.failed(lease, e);
-                continue;
-            }
-        };
-        let Some(b) = body.take() else { break };
-        let mut out = Request::from_parts(parts.clone(), b);
-        *out.version_mut() = hyper::Version::HTTP_11;
-        let r = sender.send_request(out).await;
-        let server = lease.server().name().to_string();
-        backends.recycle(lease.addr, sender);
-        return match r {
-            Ok(resp) => {
-                let (mut rp, rb) = resp.into_parts();
-                crate::httpfwd::strip_hop_by_hop(&mut rp.headers);
-                // The lease (connection count) lives until the response body is done.
-                Ok((Response::from_parts(rp, ProxyBody::Stream(rb, Some(lease))), server))
-            }
-            Err(e) => Err(crate::error::GatewayError::ServerIo(std::io::Error::other(e))),
-        };
-    }
-    Err(attempts.into_error())
 }

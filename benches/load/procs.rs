@@ -1,0 +1,273 @@
+//! The processes the harness runs and watches: pinning itself (a re-exec under `taskset -c 1`
+//! with a raised descriptor limit), the proxies (HAProxy and triage, each with a config the
+//! harness writes, started under `taskset -c 0`, killed on drop), and what /proc says about
+//! them (CPU time, resident memory).
+
+use crate::work::Addrs;
+use std::env;
+use std::fs;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+
+/// Set in the re-executed harness: "1" when it runs pinned to core 1.
+const PINNED_ENV: &str = "TRIAGE_LOAD_PINNED";
+
+/// Re-executes the harness under `taskset -c 1` (and `ulimit -n`) unless that already happened.
+/// Returns the exit code of the re-executed run, or `None` to go on in this process.
+pub fn pin_self() -> Option<ExitCode> {
+    if env::var_os(PINNED_ENV).is_some() {
+        return None;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let has_taskset = Command::new("taskset")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if cores < 2 || !has_taskset {
+        eprintln!("load: {cores} core(s), taskset present: {has_taskset}; running unpinned (figures are not comparable to pinned runs)");
+        env::set_var(PINNED_ENV, "0");
+        return None;
+    }
+    let exe = env::current_exe().ok()?;
+    // Soft descriptor limit up to the hard one: thousands of idle connections, both ends.
+    let script = "ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec taskset -c 1 \"$@\"";
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .arg(exe)
+        .args(env::args_os().skip(1))
+        .env(PINNED_ENV, "1")
+        .status();
+    match status {
+        Ok(s) => Some(ExitCode::from(s.code().unwrap_or(1).clamp(0, 255) as u8)),
+        Err(e) => {
+            eprintln!("load: cannot re-exec under taskset ({e}); running unpinned");
+            env::set_var(PINNED_ENV, "0");
+            None
+        }
+    }
+}
+
+/// Whether proxies are to be pinned to core 0 (the harness runs on core 1).
+pub fn pinned() -> bool {
+    env::var(PINNED_ENV).is_ok_and(|v| v == "1")
+}
+
+/// A proxy child process, killed and reaped on drop.
+#[derive(Debug)]
+pub struct Proxy {
+    pub name: &'static str,
+    pub pid: u32,
+    /// The proxy's frontends, one per backend.
+    pub front: Addrs,
+    pub log: PathBuf,
+    child: Child,
+}
+
+impl Proxy {
+    /// `None` while running; the exit status once it stopped.
+    pub fn exited(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(None) => None,
+            Ok(Some(s)) => Some(s.to_string()),
+            Err(e) => Some(e.to_string()),
+        }
+    }
+
+    /// The last lines of the proxy's output (for error messages).
+    pub fn log_tail(&self) -> String {
+        let t = fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = t.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_addr() -> io::Result<SocketAddr> {
+    TcpListener::bind("127.0.0.1:0")?.local_addr()
+}
+
+fn front_addrs() -> io::Result<Addrs> {
+    Ok(Addrs {
+        sink: free_addr()?,
+        resp: free_addr()?,
+        echo: free_addr()?,
+    })
+}
+
+fn spawn(
+    name: &'static str,
+    program: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    front: Addrs,
+    dir: &Path,
+) -> io::Result<Proxy> {
+    let log = dir.join(format!("{name}.log"));
+    let out = fs::File::create(&log)?;
+    let mut cmd = if pinned() {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    cmd.args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out);
+    let child = cmd
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", program.display())))?;
+    // taskset execs the program: the pid is the proxy's own.
+    Ok(Proxy {
+        name,
+        pid: child.id(),
+        front,
+        log,
+        child,
+    })
+}
+
+/// `haproxy -v`'s first line, or `None` if it cannot be run.
+pub fn haproxy_version(bin: &Path) -> Option<String> {
+    let o = Command::new(bin).arg("-v").output().ok()?;
+    let s = String::from_utf8_lossy(&o.stdout);
+    s.lines().next().map(str::to_string)
+}
+
+/// HAProxy in TCP mode, one thread, in the foreground (`-db`), one `listen` per backend.
+pub fn spawn_haproxy(bin: &Path, dir: &Path, back: &Addrs) -> io::Result<Proxy> {
+    let front = front_addrs()?;
+    let mut cfg = String::from(
+        "global\n    nbthread 1\n    maxconn 5000\n\n\
+         defaults\n    mode tcp\n    timeout connect 4s\n    timeout client 1h\n    timeout server 1h\n",
+    );
+    for (name, f, b) in pairs(&front, back) {
+        cfg.push_str(&format!(
+            "\nlisten {name}\n    bind {f}\n    server s1 {b}\n"
+        ));
+    }
+    let path = dir.join("haproxy.cfg");
+    fs::write(&path, cfg)?;
+    let p = path.to_string_lossy().into_owned();
+    spawn("haproxy", bin, &["-db", "-f", &p], &[], front, dir)
+}
+
+/// triage with one `tcp` service and pool per backend, health checks off (`none`), logging at
+/// `rust_log` (its default, `info`, unless told otherwise).
+pub fn spawn_triage(bin: &Path, dir: &Path, back: &Addrs, rust_log: &str) -> io::Result<Proxy> {
+    let front = front_addrs()?;
+    let mut cfg = String::from(
+        "[defaults]\nconnect_timeout = \"4s\"\nclient_timeout = \"1h\"\nserver_timeout = \"1h\"\n\
+         drain_timeout = \"1s\"\nmax_connections = 5000\n",
+    );
+    for (name, f, b) in pairs(&front, back) {
+        cfg.push_str(&format!(
+            "\n[[service]]\nname = \"{name}\"\nlisten = [\"{f}\"]\nprotocol = \"tcp\"\npool = \"{name}\"\n\
+             \n[[pool]]\nname = \"{name}\"\nbalance = \"roundrobin\"\nhealth = {{ kind = \"none\" }}\n\
+             \n  [[pool.server]]\n  name = \"{name}1\"\n  address = \"{b}\"\n"
+        ));
+    }
+    let path = dir.join("triage.toml");
+    fs::write(&path, cfg)?;
+    let p = path.to_string_lossy().into_owned();
+    spawn(
+        "triage",
+        bin,
+        &["run", "-c", &p],
+        &[("RUST_LOG", rust_log)],
+        front,
+        dir,
+    )
+}
+
+fn pairs(front: &Addrs, back: &Addrs) -> [(&'static str, SocketAddr, SocketAddr); 3] {
+    [
+        ("sink", front.sink, back.sink),
+        ("resp", front.resp, back.resp),
+        ("echo", front.echo, back.echo),
+    ]
+}
+
+/// The triage binary: `--triage PATH`, else `release/triage` next to this bench's target dir
+/// (the bench runs from `<target>/release/deps/`), else `$CARGO_TARGET_DIR/release/triage`.
+pub fn find_triage(flag: Option<PathBuf>) -> Result<PathBuf, String> {
+    if let Some(p) = flag {
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(format!("--triage {}: no such file", p.display()))
+        };
+    }
+    let mut tried = Vec::new();
+    if let Some(release) = env::current_exe()
+        .ok()
+        .and_then(|e| e.parent()?.parent().map(Path::to_path_buf))
+    {
+        tried.push(release.join("triage"));
+    }
+    if let Some(t) = env::var_os("CARGO_TARGET_DIR") {
+        tried.push(PathBuf::from(t).join("release/triage"));
+    }
+    tried.push(PathBuf::from("target/release/triage"));
+    tried.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        format!(
+            "no triage binary at {}: build it first with `cargo build --release --bin triage` (same CARGO_TARGET_DIR) or pass --triage PATH",
+            tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+/// Clock ticks per second of /proc times (`getconf CLK_TCK`, 100 if that fails).
+pub fn clk_tck() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// utime + stime of a process (all its threads), in seconds.
+pub fn cpu_secs(pid: u32, tck: f64) -> io::Result<f64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| -> io::Result<f64> {
+        f.get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| io::Error::other(format!("/proc/{pid}/stat: no field {}", i + 3)))
+    };
+    Ok((tick(11)? + tick(12)?) / tck)
+}
+
+/// VmRSS of a process, in KiB.
+pub fn rss_kib(pid: u32) -> io::Result<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/status"))?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| io::Error::other(format!("/proc/{pid}/status: no VmRSS")))
+}
+
+/// The 1-minute load average (how busy the machine was besides the harness).
+pub fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}

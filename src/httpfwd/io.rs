@@ -1,0 +1,177 @@
+//! [`IdleIo`]: a socket wrapper for the HTTP legs that fails a read or write which has been
+//! waiting on the peer for longer than the idle limit (`client_timeout` on the client leg,
+//! `server_timeout` on the server leg), and optionally counts the bytes moved. Only waiting
+//! counts: a leg that hyper does not poll (back-pressure from the other side) never times out,
+//! so a slow peer on one side does not cut the other.
+
+use crate::relay::Traffic;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// Which counters of a service's [`Traffic`] this leg feeds: bytes read are `up` (client to
+/// server) and bytes written are `down` when it is the client leg.
+#[derive(Clone, Debug)]
+pub struct Meter(pub Arc<crate::service::ServiceStats>);
+
+pub struct IdleIo<T> {
+    inner: T,
+    limit: Duration,
+    /// Last time a read or write made progress.
+    last: Instant,
+    timer: Pin<Box<Sleep>>,
+    meter: Option<Meter>,
+}
+
+impl<T> std::fmt::Debug for IdleIo<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdleIo")
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
+impl<T> IdleIo<T> {
+    pub fn new(inner: T, limit: Duration, meter: Option<Meter>) -> Self {
+        let now = Instant::now();
+        Self {
+            inner,
+            limit,
+            last: now,
+            timer: Box::pin(tokio::time::sleep_until(deadline(now, limit))),
+            meter,
+        }
+    }
+
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+
+    fn traffic(&self) -> Option<&Traffic> {
+        self.meter.as_ref().map(|m| &m.0.traffic)
+    }
+
+    /// Called when the inner I/O is pending: an error once the peer has been silent for
+    /// longer than the limit. The timer is moved lazily (only when it fires), so progress
+    /// costs an `Instant::now()`, not a timer update.
+    fn check(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        loop {
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let due = deadline(self.last, self.limit);
+            if Instant::now() >= due {
+                return Poll::Ready(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("peer idle for {:?}", self.limit),
+                ));
+            }
+            self.timer.as_mut().reset(due);
+        }
+    }
+}
+
+fn deadline(from: Instant, limit: Duration) -> Instant {
+    // A limit too large for the clock means "never".
+    from.checked_add(limit)
+        .unwrap_or_else(|| from + Duration::from_secs(86400 * 365))
+}
+
+use std::future::Future;
+
+impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let me = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut me.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                let n = (buf.filled().len() - before) as u64;
+                me.last = Instant::now();
+                if let Some(t) = me.traffic() {
+                    t.up.fetch_add(n, Relaxed);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => me.check(cx).map(Err),
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
+        let me = self.get_mut();
+        match Pin::new(&mut me.inner).poll_write(cx, b) {
+            Poll::Ready(Ok(n)) => {
+                me.last = Instant::now();
+                if let Some(t) = me.traffic() {
+                    t.down.fetch_add(n as u64, Relaxed);
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => me.check(cx).map(Err),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let me = self.get_mut();
+        match Pin::new(&mut me.inner).poll_write_vectored(cx, bufs) {
+            Poll::Ready(Ok(n)) => {
+                me.last = Instant::now();
+                if let Some(t) = me.traffic() {
+                    t.down.fetch_add(n as u64, Relaxed);
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => me.check(cx).map(Err),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test(start_paused = true)]
+    async fn silent_peer_times_out_and_traffic_keeps_it_alive() {
+        let (a, mut b) = tokio::io::duplex(64);
+        let mut io = IdleIo::new(a, Duration::from_secs(10), None);
+        let mut buf = [0u8; 8];
+        // Bytes every 6 s: never idle for 10 s.
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_secs(6)).await;
+            b.write_all(b"x").await.unwrap();
+            assert_eq!(io.read(&mut buf).await.unwrap(), 1);
+        }
+        let e = io.read(&mut buf).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+    }
+}

@@ -1,0 +1,161 @@
+//! Sending one routed XDS request to a server of its pool (ITI TF-2 Appendix V: SOAP 1.2 over
+//! HTTP/1.1, bodies streamed both ways). Headers go as the client sent them (WS-Security
+//! signatures cover the envelope, and nothing here touches it) except the hop-by-hop ones, plus
+//! `X-Forwarded-For` when the service has `forwarded_for = true`.
+//!
+//! A failed connect moves to the next server (the request has not been sent). A pooled
+//! connection that the server closed before it took the request gets the same request on a
+//! new connection to the same server (hyper hands an unsent request back). Once the request was
+//! sent, a failure is final: the body cannot be replayed. The server's silence is bounded by
+//! `server_timeout` on its leg (see [`crate::httpfwd::io`]). The lease (the server's connection
+//! count) is held until the response body has been passed on, or dropped.
+
+use crate::error::GatewayError;
+use crate::httpfwd::body::{ProxyBody, ReplayBody};
+use crate::httpfwd::client::{HttpBackends, Sender};
+use crate::pool::{Lease, PickKey, Pool};
+use crate::service::Service;
+use crate::upstream::{Attempts, ConnectOpts};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a request got no response from a server.
+#[derive(Debug)]
+pub enum Failed {
+    /// No server could be connected (none up, or every attempt failed).
+    NoServer(GatewayError),
+    /// The server (by name) was silent for this long after taking the request.
+    Timeout(String, Duration),
+    /// The server (by name) failed after taking the request.
+    Server(String, hyper::Error),
+    /// The client's body failed while it was being sent (the client went away).
+    Client(hyper::Error),
+}
+
+/// What became of one attempt on one connection.
+enum Sent {
+    Done(Response<Incoming>),
+    /// Not sent: the connection was already closed.
+    NotSent(Request<ReplayBody>, hyper::Error),
+    Failed(hyper::Error),
+}
+
+async fn send(sender: &mut Sender, req: Request<ReplayBody>) -> Sent {
+    match sender.try_send_request(req).await {
+        Ok(r) => Sent::Done(r),
+        Err(mut e) => match e.take_message() {
+            Some(req) => Sent::NotSent(req, e.into_error()),
+            None => Sent::Failed(e.into_error()),
+        },
+    }
+}
+
+fn timed_out(e: &hyper::Error) -> bool {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = src {
+        if s.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        src = s.source();
+    }
+    false
+}
+
+/// Sends the request to a server of `pool` and returns the streamed response with the name of
+/// the server that answered.
+pub async fn forward(
+    svc: &Service,
+    backends: &Arc<HttpBackends>,
+    pool: &Pool,
+    peer: SocketAddr,
+    local: SocketAddr,
+    req: Request<ReplayBody>,
+) -> Result<(Response<ProxyBody>, String), Failed> {
+    let opts = svc.connect_opts(peer, local);
+    let idle = svc.spec.server_timeout;
+    let key = PickKey {
+        client: peer.ip(),
+        local_port: local.port(),
+    };
+    let mut attempts = Attempts::new(pool, key, opts.retries);
+    let (mut parts, body) = req.into_parts();
+    crate::httpfwd::strip_hop_by_hop(&mut parts.headers);
+    if svc.spec.forwarded_for {
+        crate::httpfwd::append_forwarded_for(&mut parts.headers, peer.ip());
+    }
+    parts.version = hyper::Version::HTTP_11;
+    let mut req = Request::from_parts(parts, body);
+    while let Some(lease) = attempts.next() {
+        let sender = match backends.sender_idle(&lease, &opts, idle).await {
+            Ok(s) => s,
+            Err(e) => {
+                attempts.failed(lease, e);
+                continue;
+            }
+        };
+        match on_server(backends, &lease, &opts, idle, sender, req).await {
+            Ok(resp) => {
+                let server = lease.server().name().to_string();
+                let (mut rp, rb) = resp.into_parts();
+                crate::httpfwd::strip_hop_by_hop(&mut rp.headers);
+                return Ok((
+                    Response::from_parts(rp, ProxyBody::Stream(rb, Some(lease))),
+                    server,
+                ));
+            }
+            Err(Attempt::Next(back, e)) => {
+                req = back;
+                attempts.failed(lease, e);
+            }
+            Err(Attempt::Final(f)) => return Err(f),
+        }
+    }
+    Err(Failed::NoServer(attempts.into_error()))
+}
+
+enum Attempt {
+    /// The server could not take the request (unsent, given back): try another server.
+    Next(Request<ReplayBody>, GatewayError),
+    Final(Failed),
+}
+
+/// One server: the request on `sender`, and once more on a new connection if `sender` was a
+/// pooled connection found closed.
+async fn on_server(
+    backends: &Arc<HttpBackends>,
+    lease: &Lease,
+    opts: &ConnectOpts,
+    idle: Duration,
+    mut sender: Sender,
+    req: Request<ReplayBody>,
+) -> Result<Response<Incoming>, Attempt> {
+    let server = lease.server().name().to_string();
+    let unsent = |e: hyper::Error| GatewayError::ServerIo(std::io::Error::other(e));
+    let mut outcome = send(&mut sender, req).await;
+    if let Sent::NotSent(req, e) = outcome {
+        if !sender.reused {
+            return Err(Attempt::Next(req, unsent(e)));
+        }
+        tracing::debug!(server = %server, error = %e, "pooled server connection was closed; new connection");
+        sender = match backends.connect(lease, opts, idle).await {
+            Ok(s) => s,
+            Err(e) => return Err(Attempt::Next(req, e)),
+        };
+        outcome = send(&mut sender, req).await;
+    }
+    match outcome {
+        Sent::Done(resp) => {
+            backends.recycle(lease.addr, sender);
+            Ok(resp)
+        }
+        Sent::NotSent(req, e) => Err(Attempt::Next(req, unsent(e))),
+        Sent::Failed(e) if e.is_user() => Err(Attempt::Final(Failed::Client(e))),
+        Sent::Failed(e) if timed_out(&e) => Err(Attempt::Final(Failed::Timeout(server, idle))),
+        Sent::Failed(e) => Err(Attempt::Final(Failed::Server(server, e))),
+    }
+}
