@@ -30,6 +30,12 @@ pub struct ServerLabels {
     pub server: String,
 }
 
+/// `{service}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ServiceLabels {
+    pub service: String,
+}
+
 /// `{service, called_ae, result}`; result: `accepted`, `rejected`, `aborted`, `no-server`, ...
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DicomLabels {
@@ -96,6 +102,14 @@ metrics! {
         "triage_hl7_messages", "HL7 messages by type (MSH-9) and ACK code returned";
     xds_requests: Family<XdsLabels, Counter> = Family::default(),
         "triage_xds_requests", "XDS requests by SOAP action and HTTP status returned";
+    hl7_ack_seconds: HistogramFamily<ServiceLabels> =
+        HistogramFamily::new_with_constructor(rtt_histogram),
+        "triage_hl7_ack_seconds", "Time from receiving an HL7 message to returning its ACK";
+    hl7_redeliveries: Family<ServiceLabels, Counter> = Family::default(),
+        "triage_hl7_redeliveries", "HL7 messages sent again (to the same or another server) after a failure";
+    xds_request_seconds: HistogramFamily<ServiceLabels> =
+        HistogramFamily::new_with_constructor(rtt_histogram),
+        "triage_xds_request_seconds", "Time from an XDS request to its response head";
 }
 
 /// The process-wide event metrics.

@@ -15,7 +15,8 @@ use std::time::Duration;
 use support::*;
 
 fn pool(name: &str, balance: &str, health: &str, servers: &[(&str, String)]) -> String {
-    let mut t = format!("\n[[pool]]\nname = \"{name}\"\nbalance = \"{balance}\"\nhealth = {health}\n");
+    let mut t =
+        format!("\n[[pool]]\nname = \"{name}\"\nbalance = \"{balance}\"\nhealth = {health}\n");
     for (n, a) in servers {
         t += &format!("  [[pool.server]]\n  name = \"{n}\"\n  address = \"{a}\"\n");
     }
@@ -51,29 +52,70 @@ pool = "retry"
   pool = "none"
 "#,
     );
-    let retry = [("down", closed()), ("busy", busy.addr.to_string()), ("good", scp.addr.to_string())];
+    let retry = [
+        ("down", closed()),
+        ("busy", busy.addr.to_string()),
+        ("good", scp.addr.to_string()),
+    ];
     toml += &pool("retry", "first", NO_CHECK, &retry);
-    toml += &pool("strict", "first", NO_CHECK, &[("strict", strict.addr.to_string()), ("other", other.addr.to_string())]);
-    toml += &pool("none", "first", NO_CHECK, &[("n1", closed()), ("n2", closed())]);
+    toml += &pool(
+        "strict",
+        "first",
+        NO_CHECK,
+        &[
+            ("strict", strict.addr.to_string()),
+            ("other", other.addr.to_string()),
+        ],
+    );
+    toml += &pool(
+        "none",
+        "first",
+        NO_CHECK,
+        &[("n1", closed()), ("n2", closed())],
+    );
     let rt = start(&toml).await;
     let gw = listen(&rt, "faults-redispatch");
 
-    echoscu(gw, "ANY-SCP").await.expect_echo_ok("echoscu past a refused and a busy server");
+    echoscu(gw, "ANY-SCP")
+        .await
+        .expect_echo_ok("echoscu past a refused and a busy server");
     let tmp = TempDir::new("dicom-faults");
     let f = dicom_file(tmp.path(), 51, None).await;
-    storescu(gw, "ANY-SCP", &[&f]).await.expect_ok("storescu past a refused and a busy server");
+    storescu(gw, "ANY-SCP", &[&f])
+        .await
+        .expect_ok("storescu past a refused and a busy server");
     assert_eq!(scp.files().len(), 1, "the image reached the third server");
-    assert_eq!(busy.requests(), 2, "the busy server saw both requests first");
-    assert_eq!(associations(&rt, "faults-redispatch", "ANY-SCP", "accepted"), 2);
+    assert_eq!(
+        busy.requests(),
+        2,
+        "the busy server saw both requests first"
+    );
+    assert_eq!(
+        associations(&rt, "faults-redispatch", "ANY-SCP", "accepted"),
+        2
+    );
 
     let r = echoscu(gw, "STRICT").await;
-    r.expect_fail("echoscu to a permanently rejecting server", "Calling AE Title Not Recognized");
-    assert_eq!((strict.requests(), other.requests()), (1, 0), "a permanent RJ is not redispatched");
-    assert_eq!(associations(&rt, "faults-redispatch", "STRICT", "rejected"), 1);
+    r.expect_fail(
+        "echoscu to a permanently rejecting server",
+        "Calling AE Title Not Recognized",
+    );
+    assert_eq!(
+        (strict.requests(), other.requests()),
+        (1, 0),
+        "a permanent RJ is not redispatched"
+    );
+    assert_eq!(
+        associations(&rt, "faults-redispatch", "STRICT", "rejected"),
+        1
+    );
 
     let r = echoscu(gw, "NONE").await;
     r.expect_fail("echoscu with every server refusing", "Local Limit Exceeded");
-    assert_eq!(associations(&rt, "faults-redispatch", "NONE", "no-server"), 1);
+    assert_eq!(
+        associations(&rt, "faults-redispatch", "NONE", "no-server"),
+        1
+    );
 }
 
 #[tokio::test]
@@ -81,7 +123,8 @@ async fn dicom_echo_check_marks_a_rejecting_server_down_where_connect_does_not()
     let rejecting = FakeScp::rejecting(1, 1, 3).await;
     let silent = FakeScp::answering(Vec::new()).await;
     let echo = "{ kind = \"dicom-echo\", interval = \"100ms\", timeout = \"500ms\", rise = 1, fall = 1, calling_ae = \"TRIAGE\" }";
-    let connect = "{ kind = \"connect\", interval = \"100ms\", timeout = \"500ms\", rise = 1, fall = 1 }";
+    let connect =
+        "{ kind = \"connect\", interval = \"100ms\", timeout = \"500ms\", rise = 1, fall = 1 }";
     let mut toml = String::from(
         r#"
 [[service]]
@@ -95,30 +138,78 @@ pool = "echo"
   pool = "tcp"
 "#,
     );
-    let echo_servers = [("rejecting", rejecting.addr.to_string()), ("silent", silent.addr.to_string()), ("refused", closed())];
+    let echo_servers = [
+        ("rejecting", rejecting.addr.to_string()),
+        ("silent", silent.addr.to_string()),
+        ("refused", closed()),
+    ];
     toml += &pool("echo", "roundrobin", echo, &echo_servers);
-    toml += &pool("tcp", "roundrobin", connect, &[("rejecting", rejecting.addr.to_string())]);
+    toml += &pool(
+        "tcp",
+        "roundrobin",
+        connect,
+        &[("rejecting", rejecting.addr.to_string())],
+    );
     let rt = start(&toml).await;
 
     let down_with = |srv: &str, text: &'static str| {
         let s = server(&rt, "echo", srv);
-        move || !s.healthy() && s.last_check().is_some_and(|c| !c.ok && c.detail.contains(text))
+        move || {
+            !s.healthy()
+                && s.last_check()
+                    .is_some_and(|c| !c.ok && c.detail.contains(text))
+        }
     };
     let limit = Duration::from_secs(10);
-    wait_until("dicom-echo: rejecting server down, detail \"rejected\"", limit, down_with("rejecting", "rejected")).await;
-    wait_until("dicom-echo: silent server down, detail \"timeout\"", limit, down_with("silent", "timeout")).await;
-    wait_until("dicom-echo: closed port down, detail \"refused\"", limit, down_with("refused", "refused")).await;
+    wait_until(
+        "dicom-echo: rejecting server down, detail \"rejected\"",
+        limit,
+        down_with("rejecting", "rejected"),
+    )
+    .await;
+    wait_until(
+        "dicom-echo: silent server down, detail \"timeout\"",
+        limit,
+        down_with("silent", "timeout"),
+    )
+    .await;
+    wait_until(
+        "dicom-echo: closed port down, detail \"refused\"",
+        limit,
+        down_with("refused", "refused"),
+    )
+    .await;
     let tcp = server(&rt, "tcp", "rejecting");
-    wait_until("connect: the same rejecting server checked", limit, || tcp.last_check().is_some()).await;
+    wait_until("connect: the same rejecting server checked", limit, || {
+        tcp.last_check().is_some()
+    })
+    .await;
     let c = tcp.last_check().expect("checked");
-    assert!(tcp.healthy() && c.ok, "connect calls the rejecting server up: {c:?}");
-    assert!(rejecting.requests() > 0, "dicom-echo sent real association requests");
+    assert!(
+        tcp.healthy() && c.ok,
+        "connect calls the rejecting server up: {c:?}"
+    );
+    assert!(
+        rejecting.requests() > 0,
+        "dicom-echo sent real association requests"
+    );
 }
 
 /// `triage echo ADDR --aec AEC`.
 async fn triage_echo(addr: &str, aec: &str) -> Run {
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_triage"));
-    let args: Vec<String> = ["echo", addr, "--aet", "TESTSCU", "--aec", aec, "--timeout", "5s"].map(String::from).to_vec();
+    let args: Vec<String> = [
+        "echo",
+        addr,
+        "--aet",
+        "TESTSCU",
+        "--aec",
+        aec,
+        "--timeout",
+        "5s",
+    ]
+    .map(String::from)
+    .to_vec();
     run(bin, &args).await
 }
 
@@ -129,7 +220,8 @@ async fn local_echo_answers_only_while_a_server_is_up() {
     let sock = tokio::net::TcpSocket::new_v4().expect("socket");
     sock.bind(sa(1, 0)).expect("bind");
     let backend = sock.local_addr().expect("local addr");
-    let connect = "{ kind = \"connect\", interval = \"100ms\", timeout = \"500ms\", rise = 1, fall = 1 }";
+    let connect =
+        "{ kind = \"connect\", interval = \"100ms\", timeout = \"500ms\", rise = 1, fall = 1 }";
     let mut toml = String::from(
         r#"
 [[service]]
@@ -144,14 +236,24 @@ ae_title = "GATEWAY"
     let rt = start(&toml).await;
     let gw = listen(&rt, "faults-local");
     let s = server(&rt, "p", "only");
-    wait_until("the server is down", Duration::from_secs(10), || !s.healthy()).await;
+    wait_until("the server is down", Duration::from_secs(10), || {
+        !s.healthy()
+    })
+    .await;
 
     let r = echoscu(gw, "GATEWAY").await;
     r.expect_fail("local C-ECHO with no server up", "Local Limit Exceeded");
     let r = triage_echo(&gw.to_string(), "GATEWAY").await;
     let r = r.expect_fail("triage echo with no server up", "rejected");
-    assert!(r.out.contains("LocalLimitExceeded") || r.out.to_lowercase().contains("limit"), "{}", r.out);
-    assert_eq!(associations(&rt, "faults-local", "GATEWAY", "local-rejected"), 2);
+    assert!(
+        r.out.contains("LocalLimitExceeded") || r.out.to_lowercase().contains("limit"),
+        "{}",
+        r.out
+    );
+    assert_eq!(
+        associations(&rt, "faults-local", "GATEWAY", "local-rejected"),
+        2
+    );
 
     // Now the server listens; it counts connections that send anything (health probes don't).
     let l = sock.listen(64).expect("listen");
@@ -169,11 +271,22 @@ ae_title = "GATEWAY"
         }
     });
     wait_until("the server is up", Duration::from_secs(10), || s.healthy()).await;
-    echoscu(gw, "GATEWAY").await.expect_echo_ok("local C-ECHO with a server up");
-    let r = triage_echo(&gw.to_string(), "GATEWAY").await.expect_ok("triage echo with a server up");
+    echoscu(gw, "GATEWAY")
+        .await
+        .expect_echo_ok("local C-ECHO with a server up");
+    let r = triage_echo(&gw.to_string(), "GATEWAY")
+        .await
+        .expect_ok("triage echo with a server up");
     assert!(r.out.contains("success"), "{}", r.out);
-    assert_eq!(associations(&rt, "faults-local", "GATEWAY", "local-accepted"), 2);
-    assert_eq!(talked.load(std::sync::atomic::Ordering::SeqCst), 0, "the local echo never reached the server");
+    assert_eq!(
+        associations(&rt, "faults-local", "GATEWAY", "local-accepted"),
+        2
+    );
+    assert_eq!(
+        talked.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the local echo never reached the server"
+    );
     accept.abort();
 
     let r = triage_echo(&closed(), "ANY-SCP").await;
@@ -200,24 +313,45 @@ protocol = "dicom"
 pool = "p"
 "#,
     );
-    toml += &pool("p", "first", NO_CHECK, &[("silent", silent.addr.to_string()), ("next", next.addr.to_string())]);
+    toml += &pool(
+        "p",
+        "first",
+        NO_CHECK,
+        &[
+            ("silent", silent.addr.to_string()),
+            ("next", next.addr.to_string()),
+        ],
+    );
     let rt = start(&toml).await;
     let gw = listen(&rt, "faults-leaving");
     let limit = Duration::from_secs(5); // far below the 30 s ARTIM triage would otherwise wait
     for (n, how) in [(1, "aborts"), (2, "closes")] {
         let mut c = tokio::net::TcpStream::connect(gw).await.expect("connect");
-        tokio::io::AsyncWriteExt::write_all(&mut c, ECHOSCU_RQ).await.expect("send RQ");
-        wait_until("the first server has the request", limit, || silent.requests() == n).await;
-        if how == "aborts" {
-            tokio::io::AsyncWriteExt::write_all(&mut c, &USER_ABORT).await.expect("send A-ABORT");
-        }
-        drop(c);
-        wait_until(&format!("client {how}: the server got triage's A-ABORT"), limit, || {
-            silent.after() == PROVIDER_ABORT.repeat(n)
+        tokio::io::AsyncWriteExt::write_all(&mut c, ECHOSCU_RQ)
+            .await
+            .expect("send RQ");
+        wait_until("the first server has the request", limit, || {
+            silent.requests() == n
         })
         .await;
+        if how == "aborts" {
+            tokio::io::AsyncWriteExt::write_all(&mut c, &USER_ABORT)
+                .await
+                .expect("send A-ABORT");
+        }
+        drop(c);
+        wait_until(
+            &format!("client {how}: the server got triage's A-ABORT"),
+            limit,
+            || silent.after() == PROVIDER_ABORT.repeat(n),
+        )
+        .await;
     }
-    assert_eq!(next.requests(), 0, "no further server tried for a client that left");
+    assert_eq!(
+        next.requests(),
+        0,
+        "no further server tried for a client that left"
+    );
     assert_eq!(associations(&rt, "faults-leaving", "ARCHIVE", "aborted"), 2);
 }
 
@@ -238,14 +372,38 @@ handshake_timeout = "300ms"
     );
     toml += &pool("p", "first", NO_CHECK, &[("fake", fake.addr.to_string())]);
     let rt = start(&toml).await;
-    let mut c = tokio::net::TcpStream::connect(listen(&rt, "faults-close")).await.expect("connect");
-    tokio::io::AsyncWriteExt::write_all(&mut c, ECHOSCU_RQ).await.expect("send RQ");
-    assert_eq!(read_pdu(&mut c).await.map(|p| p[0]), Some(2), "A-ASSOCIATE-AC");
-    assert_eq!(read_pdu(&mut c).await.as_deref(), Some(&USER_ABORT[..]), "the server's A-ABORT passed through");
-    assert!(closes_quietly(&mut c).await, "the server's close reached the client");
+    let mut c = tokio::net::TcpStream::connect(listen(&rt, "faults-close"))
+        .await
+        .expect("connect");
+    tokio::io::AsyncWriteExt::write_all(&mut c, ECHOSCU_RQ)
+        .await
+        .expect("send RQ");
+    assert_eq!(
+        read_pdu(&mut c).await.map(|p| p[0]),
+        Some(2),
+        "A-ASSOCIATE-AC"
+    );
+    assert_eq!(
+        read_pdu(&mut c).await.as_deref(),
+        Some(&USER_ABORT[..]),
+        "the server's A-ABORT passed through"
+    );
+    assert!(
+        closes_quietly(&mut c).await,
+        "the server's close reached the client"
+    );
     // The client never closes; DICOM has no half-open association, so triage closes it (after
     // the ARTIM grace) instead of keeping the client leg open until the idle timeout.
-    let svc = rt.snapshot().service("faults-close").cloned().expect("service");
-    wait_until("triage closed the client leg", Duration::from_secs(5), || svc.stats.active() == 0).await;
+    let svc = rt
+        .snapshot()
+        .service("faults-close")
+        .cloned()
+        .expect("service");
+    wait_until(
+        "triage closed the client leg",
+        Duration::from_secs(5),
+        || svc.stats.active() == 0,
+    )
+    .await;
     drop(c);
 }

@@ -19,8 +19,13 @@ const STUDY_UID: &str = "2.25.314159265358979323846264338327950288";
 async fn ae_rewrite_lets_clients_reach_a_strict_orthanc() {
     let orthanc = Orthanc::start("ORTHANC").await;
     // The premise: Orthanc itself refuses any called AE but its own.
-    echoscu(orthanc.dicom, "ARCHIVE").await.expect_fail("echoscu ARCHIVE → Orthanc directly", "Called AE Title Not Recognized");
-    echoscu(orthanc.dicom, "ORTHANC").await.expect_echo_ok("echoscu ORTHANC → Orthanc directly");
+    echoscu(orthanc.dicom, "ARCHIVE").await.expect_fail(
+        "echoscu ARCHIVE → Orthanc directly",
+        "Called AE Title Not Recognized",
+    );
+    echoscu(orthanc.dicom, "ORTHANC")
+        .await
+        .expect_echo_ok("echoscu ORTHANC → Orthanc directly");
 
     let toml = render(
         r#"
@@ -57,32 +62,64 @@ health = { kind = "none" }
     let rt = start(&toml).await;
     let gw = listen(&rt, "orthanc-gw");
     let s = server(&rt, "vna", "orthanc");
-    wait_until("the dicom-echo check passed against Orthanc", Duration::from_secs(10), || {
-        s.last_check().is_some_and(|c| c.ok && c.detail.contains("success"))
-    })
+    wait_until(
+        "the dicom-echo check passed against Orthanc",
+        Duration::from_secs(10),
+        || {
+            s.last_check()
+                .is_some_and(|c| c.ok && c.detail.contains("success"))
+        },
+    )
     .await;
 
-    echoscu(gw, "ARCHIVE").await.expect_echo_ok("echoscu ARCHIVE via triage");
+    echoscu(gw, "ARCHIVE")
+        .await
+        .expect_echo_ok("echoscu ARCHIVE via triage");
     let tmp = TempDir::new("dicom-orthanc");
     let f = dicom_file(tmp.path(), 41, None).await;
-    storescu(gw, "ARCHIVE", &[&f]).await.expect_ok("storescu ARCHIVE via triage");
-    assert_eq!(orthanc.instances().await, 1, "the image is in Orthanc\n{}", orthanc.log());
-    let r = findscu(gw, "ARCHIVE", &["PatientID=TRIAGE-TEST-1", "StudyInstanceUID"]).await;
+    storescu(gw, "ARCHIVE", &[&f])
+        .await
+        .expect_ok("storescu ARCHIVE via triage");
+    assert_eq!(
+        orthanc.instances().await,
+        1,
+        "the image is in Orthanc\n{}",
+        orthanc.log()
+    );
+    let r = findscu(
+        gw,
+        "ARCHIVE",
+        &["PatientID=TRIAGE-TEST-1", "StudyInstanceUID"],
+    )
+    .await;
     let r = r.expect_ok("findscu ARCHIVE via triage");
-    assert!(r.out.contains(STUDY_UID), "C-FIND found the stored study:\n{}", r.out);
+    assert!(
+        r.out.contains(STUDY_UID),
+        "C-FIND found the stored study:\n{}",
+        r.out
+    );
 
     // The AC carries the called AE the client asked for, not Orthanc's (PS3.8 §9.3.3).
     let mut c = tokio::net::TcpStream::connect(gw).await.expect("connect");
     c.write_all(ECHOSCU_RQ).await.expect("send RQ");
     let ac = read_pdu(&mut c).await.expect("an answer");
     assert_eq!(ac[0], 2, "A-ASSOCIATE-AC expected, got {ac:02x?}");
-    assert_eq!(&ac[10..26], b"ARCHIVE         ", "called AE restored in the AC");
-    c.write_all(&[7, 0, 0, 0, 0, 4, 0, 0, 0, 0]).await.expect("send A-ABORT");
+    assert_eq!(
+        &ac[10..26],
+        b"ARCHIVE         ",
+        "called AE restored in the AC"
+    );
+    c.write_all(&[7, 0, 0, 0, 0, 4, 0, 0, 0, 0])
+        .await
+        .expect("send A-ABORT");
     drop(c);
 
     // Without ae_title on the server, Orthanc's rejection reaches the client unchanged.
     let r = echoscu(gw, "NOREWRITE").await;
-    r.expect_fail("echoscu NOREWRITE via triage", "Called AE Title Not Recognized");
+    r.expect_fail(
+        "echoscu NOREWRITE via triage",
+        "Called AE Title Not Recognized",
+    );
     assert_eq!(associations(&rt, "orthanc-gw", "NOREWRITE", "rejected"), 1);
     assert_eq!(associations(&rt, "orthanc-gw", "ARCHIVE", "accepted"), 4);
 }

@@ -27,7 +27,10 @@ fn holds(scp: &StoreScp, n: u32) -> bool {
 
 #[tokio::test]
 async fn roundrobin_spreads_and_first_keeps_order() {
-    let (s1, s2) = (StoreScp::start("STORE1").await, StoreScp::start("STORE2").await);
+    let (s1, s2) = (
+        StoreScp::start("STORE1").await,
+        StoreScp::start("STORE2").await,
+    );
     let mut toml = String::from(
         r#"
 [[service]]
@@ -57,22 +60,48 @@ health = { kind = "none" }
     let (rr, first) = (listen(&rt, "peers-rr"), listen(&rt, "peers-first"));
     let tmp = TempDir::new("dicom-peers");
 
-    echoscu(rr, "ANY-SCP").await.expect_echo_ok("echoscu through triage");
+    echoscu(rr, "ANY-SCP")
+        .await
+        .expect_echo_ok("echoscu through triage");
     for n in 1..=4 {
         let f = dicom_file(tmp.path(), n, None).await;
-        storescu(rr, "ANY-SCP", &[&f]).await.expect_ok("storescu through triage");
+        storescu(rr, "ANY-SCP", &[&f])
+            .await
+            .expect_ok("storescu through triage");
     }
-    let (in1, in2) = ((1..=4).filter(|&n| holds(&s1, n)).count(), (1..=4).filter(|&n| holds(&s2, n)).count());
-    assert_eq!((in1, in2), (2, 2), "roundrobin: {:?} / {:?}", s1.files(), s2.files());
-    assert!((1..=4).all(|n| holds(&s1, n) || holds(&s2, n)), "every image arrived");
+    let (in1, in2) = (
+        (1..=4).filter(|&n| holds(&s1, n)).count(),
+        (1..=4).filter(|&n| holds(&s2, n)).count(),
+    );
+    assert_eq!(
+        (in1, in2),
+        (2, 2),
+        "roundrobin: {:?} / {:?}",
+        s1.files(),
+        s2.files()
+    );
+    assert!(
+        (1..=4).all(|n| holds(&s1, n) || holds(&s2, n)),
+        "every image arrived"
+    );
     assert_eq!(associations(&rt, "peers-rr", "ANY-SCP", "accepted"), 5);
 
     for n in 5..=6 {
         let f = dicom_file(tmp.path(), n, None).await;
-        storescu(first, "ANY-SCP", &[&f]).await.expect_ok("storescu through triage");
+        storescu(first, "ANY-SCP", &[&f])
+            .await
+            .expect_ok("storescu through triage");
     }
-    assert!(holds(&s1, 5) && holds(&s1, 6), "first: both on s1: {:?}", s1.files());
-    assert!(!holds(&s2, 5) && !holds(&s2, 6), "first: nothing on s2: {:?}", s2.files());
+    assert!(
+        holds(&s1, 5) && holds(&s1, 6),
+        "first: both on s1: {:?}",
+        s1.files()
+    );
+    assert!(
+        !holds(&s2, 5) && !holds(&s2, 6),
+        "first: nothing on s2: {:?}",
+        s2.files()
+    );
 }
 
 #[tokio::test]
@@ -98,13 +127,26 @@ health = { kind = "none" }
     let tmp = TempDir::new("dicom-big");
     let size = 20_000_000;
     let f = dicom_file(tmp.path(), 20, Some(size)).await;
-    storescu(listen(&rt, "peers-big"), "BIG", &[&f]).await.expect_ok("20 MB storescu through triage");
+    storescu(listen(&rt, "peers-big"), "BIG", &[&f])
+        .await
+        .expect_ok("20 MB storescu through triage");
     let got = scp.files();
     assert_eq!(got.len(), 1, "{got:?}\n{}", scp.log());
     let len = std::fs::metadata(&got[0]).expect("received file").len();
-    assert!(len >= size as u64, "received {len} bytes, sent a {size}-byte image");
-    let svc = rt.snapshot().service("peers-big").cloned().expect("service");
-    let up = svc.stats.traffic.up.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        len >= size as u64,
+        "received {len} bytes, sent a {size}-byte image"
+    );
+    let svc = rt
+        .snapshot()
+        .service("peers-big")
+        .cloned()
+        .expect("service");
+    let up = svc
+        .stats
+        .traffic
+        .up
+        .load(std::sync::atomic::Ordering::Relaxed);
     assert!(up >= size as u64, "relayed only {up} bytes up");
 }
 
@@ -139,17 +181,36 @@ health = { kind = "none" }
     let tmp = TempDir::new("dicom-route");
 
     let f1 = dicom_file(tmp.path(), 31, None).await;
-    storescu(addr, "ARCHIVE", &[&f1]).await.expect_ok("storescu to ARCHIVE");
+    storescu(addr, "ARCHIVE", &[&f1])
+        .await
+        .expect_ok("storescu to ARCHIVE");
     let f2 = dicom_file(tmp.path(), 32, None).await;
-    storescu(addr, "RESEARCH2", &[&f2]).await.expect_ok("storescu to RESEARCH2");
-    assert!(holds(&a, 31) && !holds(&a, 32), "archive got {:?}", a.files());
-    assert!(holds(&b, 32) && !holds(&b, 31), "research got {:?}", b.files());
+    storescu(addr, "RESEARCH2", &[&f2])
+        .await
+        .expect_ok("storescu to RESEARCH2");
+    assert!(
+        holds(&a, 31) && !holds(&a, 32),
+        "archive got {:?}",
+        a.files()
+    );
+    assert!(
+        holds(&b, 32) && !holds(&b, 31),
+        "research got {:?}",
+        b.files()
+    );
 
     let r = echoscu(addr, "UNKNOWN").await;
-    r.expect_fail("echoscu to an unrouted AE", "Called AE Title Not Recognized");
+    r.expect_fail(
+        "echoscu to an unrouted AE",
+        "Called AE Title Not Recognized",
+    );
     assert_eq!(associations(&rt, "peers-route", "UNKNOWN", "rejected"), 1);
     assert_eq!(associations(&rt, "peers-route", "ARCHIVE", "accepted"), 1);
-    assert_eq!(a.files().len() + b.files().len(), 2, "nothing else reached a server");
+    assert_eq!(
+        a.files().len() + b.files().len(),
+        2,
+        "nothing else reached a server"
+    );
 }
 
 #[tokio::test]
@@ -177,10 +238,25 @@ health = { kind = "none" }
     // echoscu connects from 127.0.0.1, which the allow list does not admit.
     let r = echoscu(listen(&rt, "peers-allow"), "ANY-SCP").await;
     let r = r.expect_fail("echoscu from a disallowed source", "Association Rejected");
-    assert!(r.out.contains("Calling AE Title Not Recognized"), "{}", r.out);
-    assert_eq!(fake.requests(), 0, "a refused client must not reach a server");
-    let svc = rt.snapshot().service("peers-allow").cloned().expect("service");
-    assert_eq!(svc.stats.refused.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert!(
+        r.out.contains("Calling AE Title Not Recognized"),
+        "{}",
+        r.out
+    );
+    assert_eq!(
+        fake.requests(),
+        0,
+        "a refused client must not reach a server"
+    );
+    let svc = rt
+        .snapshot()
+        .service("peers-allow")
+        .cloned()
+        .expect("service");
+    assert_eq!(
+        svc.stats.refused.load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
     assert_eq!(associations(&rt, "peers-allow", "ANY-SCP", "rejected"), 1);
 }
 
@@ -205,10 +281,17 @@ fn plain(s: &str) -> String {
 /// `GET path` on the admin API (HTTP/1.0, whole body).
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect admin");
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).await.expect("send");
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect admin");
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await
+        .expect("send");
     let mut b = Vec::new();
-    tokio::time::timeout(STEP, s.read_to_end(&mut b)).await.expect("admin answer in time").expect("read");
+    tokio::time::timeout(STEP, s.read_to_end(&mut b))
+        .await
+        .expect("admin answer in time")
+        .expect("read");
     String::from_utf8_lossy(&b).into_owned()
 }
 
@@ -236,25 +319,54 @@ health = { kind = "none" }
   address = "{scp}"
   ae_title = "LOGGED"
 "#,
-        &[("admin", admin.to_string()), ("gw", gw.to_string()), ("scp", scp.addr.to_string())],
+        &[
+            ("admin", admin.to_string()),
+            ("gw", gw.to_string()),
+            ("scp", scp.addr.to_string()),
+        ],
     );
     std::fs::write(dir.join("triage.toml"), toml).expect("write config");
     let mut p = Proc::spawn(&["run", "-c", "triage.toml"], dir.path());
-    p.wait_listening(gw, std::time::Duration::from_secs(20)).await;
-    echoscu(gw, "ANY-SCP").await.expect_echo_ok("echoscu through the triage binary");
+    p.wait_listening(gw, std::time::Duration::from_secs(20))
+        .await;
+    echoscu(gw, "ANY-SCP")
+        .await
+        .expect_echo_ok("echoscu through the triage binary");
 
-    wait_until("the association end is logged", std::time::Duration::from_secs(10), || {
-        p.log_text().contains("association ended")
-    })
+    wait_until(
+        "the association end is logged",
+        std::time::Duration::from_secs(10),
+        || p.log_text().contains("association ended"),
+    )
     .await;
     let log = plain(&p.log_text());
-    let line = log.lines().find(|l| l.contains("association ended")).expect("line");
-    for field in ["calling_ae", "TESTSCU", "called_ae", "ANY-SCP", "server", "logged", "contexts=1", "up=", "down=", "ms="] {
+    let line = log
+        .lines()
+        .find(|l| l.contains("association ended"))
+        .expect("line");
+    for field in [
+        "calling_ae",
+        "TESTSCU",
+        "called_ae",
+        "ANY-SCP",
+        "server",
+        "logged",
+        "contexts=1",
+        "up=",
+        "down=",
+        "ms=",
+    ] {
         assert!(line.contains(field), "{field:?} missing in: {line}");
     }
     let metrics = http_get(admin, "/metrics").await;
     let sample = "triage_dicom_associations_total{service=\"bin-dicom\",called_ae=\"ANY-SCP\",result=\"accepted\"} 1";
     assert!(metrics.contains(sample), "{sample} missing in:\n{metrics}");
     p.signal("TERM");
-    assert!(p.wait_exit(std::time::Duration::from_secs(10)).await.success(), "{}", p.log_text());
+    assert!(
+        p.wait_exit(std::time::Duration::from_secs(10))
+            .await
+            .success(),
+        "{}",
+        p.log_text()
+    );
 }

@@ -69,18 +69,19 @@ async fn site(first_ip: u8) -> Site {
     }
     let rt = rw.start().await;
     // The HEAD check must pass on every node (it runs at once, then every 300 ms).
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    {
-        let snap = rt.snapshot();
-        for s in &snap.pool("webpacs").unwrap().servers {
-            let c = s.last_check();
-            assert!(
-                s.healthy() && c.as_ref().is_some_and(|c| c.ok),
-                "{} not up by the HTTP HEAD check: {c:?}",
-                s.name()
-            );
-        }
-    }
+    wait_until(
+        "every node passed the HTTP HEAD check",
+        Duration::from_secs(10),
+        || {
+            rt.snapshot()
+                .pool("webpacs")
+                .unwrap()
+                .servers
+                .iter()
+                .all(|s| s.healthy() && s.last_check().is_some_and(|c| c.ok))
+        },
+    )
+    .await;
     Site {
         rt,
         rw,

@@ -46,7 +46,10 @@ health = {{ kind = "hl7-ack", interval = "100ms", timeout = "3s", rise = 1, fall
     .await;
     let check = s_ae.last_check().expect("checked");
     assert!(!check.ok && check.detail.contains("AE"), "{check:?}");
-    assert!(check.detail.contains("peer says no"), "MSA-3 in the detail: {check:?}");
+    assert!(
+        check.detail.contains("peer says no"),
+        "MSA-3 in the detail: {check:?}"
+    );
     support::wait_until("the AA server was checked", Duration::from_secs(10), || {
         s_aa.last_check().is_some()
     })

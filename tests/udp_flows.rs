@@ -62,7 +62,7 @@ async fn flows_stick_balance_expire_and_move() {
     let vip = listen_addr();
     let rt = start(&cfg(
         vip,
-        "client_timeout = \"400ms\"",
+        "client_timeout = \"1s\"",
         "balance = \"roundrobin\"",
         &[("a", a.addr), ("b", b.addr)],
     ))
@@ -74,12 +74,12 @@ async fn flows_stick_balance_expire_and_move() {
     let n1 = ask(&s1, vip, "one").await;
     let n2 = ask(&s2, vip, "two").await;
     assert_ne!(n1, n2, "two flows should be spread by round robin");
+    // Each flow holds a slot on its node while it lives (and gives it back once idle, below).
+    assert_eq!((server("a").active(), server("b").active()), (1, 1));
     // A flow sticks to its node.
     for i in 0..5 {
         assert_eq!(ask(&s1, vip, &format!("again{i}")).await, n1);
     }
-    // Each flow holds a slot on its node while it lives, and gives it back once idle.
-    assert_eq!((server("a").active(), server("b").active()), (1, 1));
     wait_until("idle flows expire", Duration::from_secs(5), || {
         server("a").active() == 0 && server("b").active() == 0
     })

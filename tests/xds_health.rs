@@ -12,7 +12,10 @@ use support::{listen, server, start, wait_until};
 use xds_support::*;
 
 fn detail(rt: &triage::Runtime, pool: &str, name: &str) -> String {
-    server(rt, pool, name).last_check().map(|c| c.detail).unwrap_or_default()
+    server(rt, pool, name)
+        .last_check()
+        .map(|c| c.detail)
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,19 +29,47 @@ async fn xds_query_marks_failure_and_fault_down_and_success_up() {
     );
     let rt = start(&cfg).await;
     let limit = Duration::from_secs(10);
-    let (r1, r2) = (server(&rt, "registry", "reg1"), server(&rt, "registry", "reg2"));
-    wait_until("reg1 down on Failure", limit, || !r1.healthy() && detail(&rt, "registry", "reg1").contains("Failure")).await;
-    wait_until("reg2 up on Success", limit, || r2.healthy() && r2.last_check().is_some_and(|c| c.ok)).await;
+    let (r1, r2) = (
+        server(&rt, "registry", "reg1"),
+        server(&rt, "registry", "reg2"),
+    );
+    wait_until("reg1 down on Failure", limit, || {
+        !r1.healthy() && detail(&rt, "registry", "reg1").contains("Failure")
+    })
+    .await;
+    wait_until("reg2 up on Success", limit, || {
+        r2.healthy() && r2.last_check().is_some_and(|c| c.ok)
+    })
+    .await;
     let d = detail(&rt, "registry", "reg1");
-    assert!(d.contains("XDSRegistryBusy"), "the registry error is in the detail: {d}");
-    assert!(detail(&rt, "registry", "reg2").contains("Success"), "{}", detail(&rt, "registry", "reg2"));
+    assert!(
+        d.contains("XDSRegistryBusy"),
+        "the registry error is in the detail: {d}"
+    );
+    assert!(
+        detail(&rt, "registry", "reg2").contains("Success"),
+        "{}",
+        detail(&rt, "registry", "reg2")
+    );
 
     // The probe is a real ITI-18 on the configured path.
-    let probes: Vec<Seen> = b.log.all().into_iter().filter(|s| s.backend == "reg2").collect();
+    let probes: Vec<Seen> = b
+        .log
+        .all()
+        .into_iter()
+        .filter(|s| s.backend == "reg2")
+        .collect();
     assert!(!probes.is_empty());
-    assert_eq!((probes[0].method.as_str(), probes[0].target.as_str()), ("POST", "/xds/registry"));
+    assert_eq!(
+        (probes[0].method.as_str(), probes[0].target.as_str()),
+        ("POST", "/xds/registry")
+    );
     assert_eq!(probes[0].action.as_deref(), Some(ITI18));
-    assert!(String::from_utf8_lossy(&probes[0].body).contains("urn:uuid:5c4f972b-d56b-40ac-a5fc-c8ca9b40b9d4"), "GetDocuments query id");
+    assert!(
+        String::from_utf8_lossy(&probes[0].body)
+            .contains("urn:uuid:5c4f972b-d56b-40ac-a5fc-c8ca9b40b9d4"),
+        "GetDocuments query id"
+    );
 
     // Requests avoid the down server.
     let u = url(listen(&rt, "xds"), "/xds/registry");
@@ -53,17 +84,33 @@ async fn xds_query_marks_failure_and_fault_down_and_success_up() {
     b.reg[0].set_mode(Mode::Success);
     b.reg[1].set_mode(Mode::Fault);
     wait_until("reg1 up again", limit, || r1.healthy()).await;
-    wait_until("reg2 down on Fault", limit, || !r2.healthy() && detail(&rt, "registry", "reg2").contains("SOAP Fault")).await;
-    assert!(detail(&rt, "registry", "reg2").contains("registry database unavailable"), "{}", detail(&rt, "registry", "reg2"));
+    wait_until("reg2 down on Fault", limit, || {
+        !r2.healthy() && detail(&rt, "registry", "reg2").contains("SOAP Fault")
+    })
+    .await;
+    assert!(
+        detail(&rt, "registry", "reg2").contains("registry database unavailable"),
+        "{}",
+        detail(&rt, "registry", "reg2")
+    );
     b.reg[1].set_mode(Mode::Success);
     wait_until("reg2 up again", limit, || r2.healthy()).await;
     b.reg[0].set_mode(Mode::Hang);
-    wait_until("reg1 down on silence", limit, || !r1.healthy() && detail(&rt, "registry", "reg1").contains("timeout")).await;
+    wait_until("reg1 down on silence", limit, || {
+        !r1.healthy() && detail(&rt, "registry", "reg1").contains("timeout")
+    })
+    .await;
 }
 
 /// One ITI-18 through triage with a raw HTTP/1.1 exchange; returns the x-backend header.
 async fn triage_query(u: &str) -> String {
-    let addr: std::net::SocketAddr = u.trim_start_matches("http://").split('/').next().unwrap().parse().unwrap();
+    let addr: std::net::SocketAddr = u
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let body = std::fs::read(fixture("iti18-request.xml")).unwrap();
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -71,20 +118,39 @@ async fn triage_query(u: &str) -> String {
     s.write_all(head.as_bytes()).await.unwrap();
     s.write_all(&body).await.unwrap();
     let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
     let text = String::from_utf8_lossy(&out);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    text.lines().find_map(|l| l.strip_prefix("x-backend: ")).unwrap_or_default().trim().to_string()
+    text.lines()
+        .find_map(|l| l.strip_prefix("x-backend: "))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 fn xds_ping(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_triage")).arg("xds-ping").args(args).output().expect("run triage xds-ping")
+    Command::new(env!("CARGO_BIN_EXE_triage"))
+        .arg("xds-ping")
+        .args(args)
+        .output()
+        .expect("run triage xds-ping")
 }
 
 async fn ping(args: Vec<String>) -> (Option<i32>, String, Duration) {
     let t = Instant::now();
-    let out = tokio::task::spawn_blocking(move || xds_ping(&args.iter().map(String::as_str).collect::<Vec<_>>())).await.unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = tokio::task::spawn_blocking(move || {
+        xds_ping(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code(), text, t.elapsed())
 }
 
@@ -99,15 +165,24 @@ async fn xds_ping_exit_codes() {
     r.set_mode(Mode::Failure);
     let (code, out, _) = ping(vec![u.clone()]).await;
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("Failure") && out.contains("XDSRegistryBusy"), "{out}");
+    assert!(
+        out.contains("Failure") && out.contains("XDSRegistryBusy"),
+        "{out}"
+    );
     r.set_mode(Mode::Fault);
     let (code, out, _) = ping(vec![u.clone()]).await;
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("SOAP Fault") && out.contains("HTTP 500"), "{out}");
+    assert!(
+        out.contains("SOAP Fault") && out.contains("HTTP 500"),
+        "{out}"
+    );
     r.set_mode(Mode::Hang);
     let (code, out, took) = ping(vec![u.clone(), "--timeout".into(), "500ms".into()]).await;
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("timeout") && took < Duration::from_secs(4), "{out} after {took:?}");
+    assert!(
+        out.contains("timeout") && took < Duration::from_secs(4),
+        "{out} after {took:?}"
+    );
     let dead = format!("http://127.0.0.1:{}/x", support::free_port(support::ip(1)));
     let (code, out, _) = ping(vec![dead]).await;
     assert_eq!(code, Some(1), "{out}");
@@ -120,5 +195,8 @@ async fn xds_ping_exit_codes() {
     let (code, out, _) = ping(vec![url(listen(&rt, "xds"), "/xds/registry")]).await;
     assert_eq!(code, Some(0), "{out}");
     let last = b.log.all().pop().unwrap();
-    assert!(last.backend.starts_with("reg") && last.action.as_deref() == Some(ITI18), "{last:?}");
+    assert!(
+        last.backend.starts_with("reg") && last.action.as_deref() == Some(ITI18),
+        "{last:?}"
+    );
 }

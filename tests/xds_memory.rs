@@ -29,7 +29,10 @@ async fn a_200_mb_mtom_upload_streams_through_with_bounded_memory() {
     let b = Backends::start().await;
     let dir = TempDir::new("xds-mem");
     let port = free_port(ip(1));
-    let cfg = config(&b, "").replace("listen   = [\"127.0.0.1:0\"]", &format!("listen   = [\"127.0.0.1:{port}\"]"));
+    let cfg = config(&b, "").replace(
+        "listen   = [\"127.0.0.1:0\"]",
+        &format!("listen   = [\"127.0.0.1:{port}\"]"),
+    );
     std::fs::write(dir.join("triage.toml"), &cfg).unwrap();
     let mut p = Proc::spawn(&["run", "-c", "triage.toml"], dir.path());
     let addr = support::sa(1, port);
@@ -47,7 +50,20 @@ async fn a_200_mb_mtom_upload_streams_through_with_bounded_memory() {
     let size = DOC.to_string();
     let r1 = py_client(&py, &["post", &u, "--kind", "iti41", "--size", &size]).await;
     let t1 = t.elapsed();
-    let r2 = py_client(&py, &["post", &u, "--kind", "iti41", "--size", &size, "--chunked", "--ct-action"]).await;
+    let r2 = py_client(
+        &py,
+        &[
+            "post",
+            &u,
+            "--kind",
+            "iti41",
+            "--size",
+            &size,
+            "--chunked",
+            "--ct-action",
+        ],
+    )
+    .await;
     let t2 = t.elapsed() - t1;
     let peak = status_kib(p.pid(), "VmHWM:");
     eprintln!(
@@ -59,23 +75,45 @@ async fn a_200_mb_mtom_upload_streams_through_with_bounded_memory() {
     );
     for r in [&r1, &r2] {
         assert_eq!(r["status"], 200, "{r}");
-        assert!(r["headers"]["x-backend"].as_str().unwrap().starts_with("rep"), "{r}");
+        assert!(
+            r["headers"]["x-backend"]
+                .as_str()
+                .unwrap()
+                .starts_with("rep"),
+            "{r}"
+        );
     }
     let seen = b.log.wait_for(3).await;
     for (s, r) in seen[1..].iter().zip([&r1, &r2]) {
-        assert!(s.backend.starts_with("rep") && s.action.as_deref() == Some(ITI41), "{}", s.backend);
+        assert!(
+            s.backend.starts_with("rep") && s.action.as_deref() == Some(ITI41),
+            "{}",
+            s.backend
+        );
         assert!(s.complete);
         assert_eq!(s.len, r["sent"].as_u64().unwrap(), "every byte arrived");
         assert!(s.len > DOC);
         let ct = r["content_type"].as_str().unwrap();
-        let boundary = ct.split("boundary=\"").nth(1).and_then(|b| b.split('"').next()).expect("boundary");
+        let boundary = ct
+            .split("boundary=\"")
+            .nth(1)
+            .and_then(|b| b.split('"').next())
+            .expect("boundary");
         let tail = String::from_utf8_lossy(&s.tail);
-        assert!(tail.ends_with(&format!("\r\n--{boundary}--\r\n")), "the package ends intact: {tail:?}");
+        assert!(
+            tail.ends_with(&format!("\r\n--{boundary}--\r\n")),
+            "the package ends intact: {tail:?}"
+        );
         // The document's last bytes are the generated pattern.
         let end = s.tail.len() - format!("\r\n--{boundary}--\r\n").len();
         let last = s.tail[end - 1];
         assert_eq!(last, responder::pattern_byte(DOC - 1));
     }
-    assert!(peak - base < BOUND_KIB, "triage's peak RSS grew by {} KiB over {} MiB uploads: the document was buffered", peak - base, DOC >> 20);
+    assert!(
+        peak - base < BOUND_KIB,
+        "triage's peak RSS grew by {} KiB over {} MiB uploads: the document was buffered",
+        peak - base,
+        DOC >> 20
+    );
     assert!(p.exited().is_none(), "triage exited: {}", p.log_text());
 }

@@ -3,6 +3,12 @@
 //! `server_timeout` on the server leg), and optionally counts the bytes moved. Only waiting
 //! counts: a leg that hyper does not poll (back-pressure from the other side) never times out,
 //! so a slow peer on one side does not cut the other.
+//!
+//! On the client leg only writes are limited ([`IdleIo::writes_only`]): hyper keeps a read
+//! pending on the client while the server prepares its answer (to notice a client that goes
+//! away), and a slow server must not look like an idle client. Client reads are bounded
+//! elsewhere: the request head by hyper's header timeout, the SOAP header by the handshake
+//! timeout, and a body that stalls by the server leg, which then sees nothing either.
 
 use crate::relay::Traffic;
 use std::io;
@@ -26,6 +32,8 @@ pub struct IdleIo<T> {
     last: Instant,
     timer: Pin<Box<Sleep>>,
     meter: Option<Meter>,
+    /// Whether pending reads time out too.
+    reads: bool,
 }
 
 impl<T> std::fmt::Debug for IdleIo<T> {
@@ -45,6 +53,15 @@ impl<T> IdleIo<T> {
             last: now,
             timer: Box::pin(tokio::time::sleep_until(deadline(now, limit))),
             meter,
+            reads: true,
+        }
+    }
+
+    /// Like [`new`](Self::new), but a pending read never times out.
+    pub fn writes_only(inner: T, limit: Duration, meter: Option<Meter>) -> Self {
+        Self {
+            reads: false,
+            ..Self::new(inner, limit, meter)
         }
     }
 
@@ -102,7 +119,8 @@ impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => me.check(cx).map(Err),
+            Poll::Pending if me.reads => me.check(cx).map(Err),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -173,5 +191,19 @@ mod tests {
         }
         let e = io.read(&mut buf).await.unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn writes_only_waits_for_reads_but_not_for_a_peer_that_stops_reading() {
+        let (a, mut b) = tokio::io::duplex(16);
+        let mut io = IdleIo::writes_only(a, Duration::from_secs(10), None);
+        let mut buf = [0u8; 8];
+        let read = tokio::time::timeout(Duration::from_secs(60), io.read(&mut buf)).await;
+        assert!(read.is_err(), "a silent peer is waited for when reading");
+        // The peer reads nothing: the 16-byte pipe fills and the write times out.
+        let e = io.write_all(&[0u8; 64]).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        let mut got = [0u8; 64];
+        assert_eq!(b.read(&mut got).await.unwrap(), 16);
     }
 }

@@ -8,6 +8,11 @@
 //! Needs Debian packages `dcmtk` and `orthanc`.
 #![allow(dead_code)]
 
+mod orthanc;
+
+#[allow(unused_imports)] // only dicom_orthanc.rs uses it
+pub use orthanc::Orthanc;
+
 use crate::support::{free_port, ip, sa, TempDir};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -31,7 +36,11 @@ pub const ECHOSCU_RQ: &[u8] = include_bytes!("../../fixtures/dicom/echoscu_assoc
 /// A dcmtk binary; panics with the package to install when missing.
 pub fn dcmtk(tool: &str) -> PathBuf {
     let p = Path::new("/usr/bin").join(tool);
-    assert!(p.exists(), "{} missing: install the Debian package dcmtk", p.display());
+    assert!(
+        p.exists(),
+        "{} missing: install the Debian package dcmtk",
+        p.display()
+    );
     p
 }
 
@@ -64,7 +73,11 @@ impl Run {
     /// Panics unless the tool failed and its output contains `needle`.
     pub fn expect_fail(self, what: &str, needle: &str) -> Run {
         assert!(!self.ok(), "{what} succeeded but must fail:\n{}", self.out);
-        assert!(self.out.contains(needle), "{what}: output lacks {needle:?}:\n{}", self.out);
+        assert!(
+            self.out.contains(needle),
+            "{what}: output lacks {needle:?}:\n{}",
+            self.out
+        );
         self
     }
 }
@@ -82,11 +95,17 @@ pub async fn run(prog: &Path, args: &[String]) -> Run {
     let out = match tokio::time::timeout(TOOL_LIMIT, child.wait_with_output()).await {
         Ok(Ok(o)) => o,
         Ok(Err(e)) => panic!("{} {args:?}: {e}", prog.display()),
-        Err(_) => panic!("{} {args:?} still running after {TOOL_LIMIT:?}", prog.display()),
+        Err(_) => panic!(
+            "{} {args:?} still running after {TOOL_LIMIT:?}",
+            prog.display()
+        ),
     };
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
-    Run { code: out.status.code(), out: text }
+    Run {
+        code: out.status.code(),
+        out: text,
+    }
 }
 
 fn args(v: &[&str]) -> Vec<String> {
@@ -122,7 +141,16 @@ pub async fn storescu(addr: SocketAddr, aec: &str, files: &[&Path]) -> Run {
 
 /// `findscu -S` (Study Root) at STUDY level with `-k` keys, verbose (responses printed).
 pub async fn findscu(addr: SocketAddr, aec: &str, keys: &[&str]) -> Run {
-    let mut v = args(&["-v", "-S", "-aet", "TESTSCU", "-aec", aec, "-k", "QueryRetrieveLevel=STUDY"]);
+    let mut v = args(&[
+        "-v",
+        "-S",
+        "-aet",
+        "TESTSCU",
+        "-aec",
+        aec,
+        "-k",
+        "QueryRetrieveLevel=STUDY",
+    ]);
     timeouts(&mut v);
     for k in keys {
         v.push("-k".into());
@@ -134,7 +162,8 @@ pub async fn findscu(addr: SocketAddr, aec: &str, keys: &[&str]) -> Run {
 
 /// The committed dump every test file is made from.
 fn dump_template() -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/dicom/files/secondary_capture.dump");
+    let p =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/dicom/files/secondary_capture.dump");
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -142,7 +171,10 @@ const TEMPLATE_SOP_UID: &str = "2.25.271828182845904523536028747135266249";
 
 /// The SOP Instance UID of test file number `n`.
 pub fn sop_uid(n: u32) -> String {
-    format!("2.25.{}", 271828182845904523536028747135000000u128 + u128::from(n))
+    format!(
+        "2.25.{}",
+        271828182845904523536028747135000000u128 + u128::from(n)
+    )
 }
 
 /// Writes test image number `n` (unique SOP Instance UID) into `dir` with `dump2dcm`. With
@@ -150,7 +182,10 @@ pub fn sop_uid(n: u32) -> String {
 pub async fn dicom_file(dir: &Path, n: u32, pixels: Option<usize>) -> PathBuf {
     let mut dump = dump_template().replace(TEMPLATE_SOP_UID, &sop_uid(n));
     if let Some(len) = pixels {
-        assert!(len % 1000 == 0 && len / 1000 <= 65535, "pixels must be rows × 1000");
+        assert!(
+            len % 1000 == 0 && len / 1000 <= 65535,
+            "pixels must be rows × 1000"
+        );
         let raw = dir.join(format!("pixels-{n}.raw"));
         let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
         std::fs::write(&raw, data).expect("write pixel data");
@@ -181,29 +216,41 @@ pub async fn dicom_file(dir: &Path, n: u32, pixels: Option<usize>) -> PathBuf {
 
 /// Polls until `addr` accepts TCP connections. `Err` with the log if the child exits first
 /// (e.g. its port was taken meanwhile); panics with `what` after [`START_LIMIT`].
-async fn wait_port(addr: SocketAddr, child: &mut Child, what: &str, log: &Path) -> Result<(), String> {
+pub(crate) async fn wait_port(
+    addr: SocketAddr,
+    child: &mut Child,
+    what: &str,
+    log: &Path,
+) -> Result<(), String> {
     let deadline = Instant::now() + START_LIMIT;
     loop {
         if TcpStream::connect(addr).await.is_ok() {
             return Ok(());
         }
         if let Ok(Some(st)) = child.try_wait() {
-            return Err(format!("{what} exited ({st}) before listening on {addr}:\n{}", read(log)));
+            return Err(format!(
+                "{what} exited ({st}) before listening on {addr}:\n{}",
+                read(log)
+            ));
         }
-        assert!(Instant::now() < deadline, "{what} not listening on {addr}:\n{}", read(log));
+        assert!(
+            Instant::now() < deadline,
+            "{what} not listening on {addr}:\n{}",
+            read(log)
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
 /// Attempts for a child that must bind a free port: between picking the port and the child's
 /// bind, another test's outgoing connection may take it as its ephemeral port.
-const PORT_ATTEMPTS: usize = 5;
+pub(crate) const PORT_ATTEMPTS: usize = 5;
 
-fn read(p: &Path) -> String {
+pub(crate) fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
 }
 
-fn log_file(p: &Path) -> (Stdio, Stdio) {
+pub(crate) fn log_file(p: &Path) -> (Stdio, Stdio) {
     let f = std::fs::File::create(p).expect("log file");
     (f.try_clone().expect("log file").into(), f.into())
 }
@@ -264,101 +311,6 @@ impl StoreScp {
     }
 }
 
-/// A running Orthanc (Debian `orthanc`, `/usr/sbin/Orthanc`) with its own config: loopback
-/// HTTP API without remote access, DICOM server with `DicomCheckCalledAet`, storage in a temp
-/// dir, no plugins. Killed on drop.
-#[derive(Debug)]
-pub struct Orthanc {
-    pub dicom: SocketAddr,
-    pub http: SocketAddr,
-    pub aet: String,
-    dir: TempDir,
-    child: Child,
-}
-
-impl Orthanc {
-    pub async fn start(aet: &str) -> Orthanc {
-        let bin = Path::new("/usr/sbin/Orthanc");
-        assert!(bin.exists(), "{} missing: install the Debian package orthanc", bin.display());
-        let mut last = String::new();
-        for _ in 0..PORT_ATTEMPTS {
-            match Self::try_start(bin, aet).await {
-                Ok(o) => return o,
-                Err(e) => last = e,
-            }
-        }
-        panic!("Orthanc did not start: {last}");
-    }
-
-    async fn try_start(bin: &Path, aet: &str) -> Result<Orthanc, String> {
-        let dir = TempDir::new("orthanc");
-        let dicom = sa(1, free_port(ip(1)));
-        let http = sa(1, free_port(ip(1)));
-        let cfg = serde_json::json!({
-            "Name": "triage-test",
-            "StorageDirectory": dir.join("db"),
-            "IndexDirectory": dir.join("db"),
-            "HttpServerEnabled": true,
-            "HttpPort": http.port(),
-            "RemoteAccessAllowed": false,
-            "AuthenticationEnabled": false,
-            "DicomServerEnabled": true,
-            "DicomPort": dicom.port(),
-            "DicomAet": aet,
-            "DicomCheckCalledAet": true,
-            "DicomCheckModalityHost": false,
-            "DicomAlwaysAllowEcho": true,
-            "DicomAlwaysAllowStore": true,
-            "DicomAlwaysAllowFind": true,
-            "DicomModalities": {},
-            "Plugins": [],
-            "StorageCompression": false,
-            "SaveJobs": false,
-            "HttpCompressionEnabled": false
-        });
-        let cfg_path = dir.join("orthanc.json");
-        std::fs::write(&cfg_path, cfg.to_string()).expect("write orthanc.json");
-        let log = dir.join("orthanc.log");
-        let (o, e) = log_file(&log);
-        let mut child = Command::new(bin)
-            .arg(&cfg_path)
-            .stdin(Stdio::null())
-            .stdout(o)
-            .stderr(e)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn Orthanc");
-        wait_port(dicom, &mut child, "Orthanc (DICOM)", &log).await?;
-        wait_port(http, &mut child, "Orthanc (HTTP)", &log).await?;
-        Ok(Orthanc { dicom, http, aet: aet.to_string(), dir, child })
-    }
-
-    /// `GET path` on the REST API, as JSON.
-    pub async fn get(&self, path: &str) -> serde_json::Value {
-        let mut s = TcpStream::connect(self.http).await.expect("connect Orthanc HTTP");
-        let rq = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
-        s.write_all(rq.as_bytes()).await.expect("send HTTP request");
-        let mut buf = Vec::new();
-        tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
-            .await
-            .expect("Orthanc HTTP answer in time")
-            .expect("read HTTP answer");
-        let text = String::from_utf8_lossy(&buf);
-        let (head, body) = text.split_once("\r\n\r\n").expect("HTTP answer with a body");
-        assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "GET {path}: {head}");
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
-    }
-
-    /// Instances stored so far.
-    pub async fn instances(&self) -> u64 {
-        self.get("/statistics").await["CountInstances"].as_u64().expect("CountInstances")
-    }
-
-    pub fn log(&self) -> String {
-        read(&self.dir.join("orthanc.log"))
-    }
-}
-
 /// An in-process fake SCP: reads each A-ASSOCIATE-RQ and answers it with a fixed PDU (e.g. a
 /// rejected-transient A-ASSOCIATE-RJ); then either closes at once or records what the peer
 /// sends until it closes (at most 5 s).
@@ -391,10 +343,12 @@ impl FakeScp {
         let (n, rec) = (requests.clone(), after.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut s, _)) = l.accept().await else { continue };
+                let Ok((mut s, _)) = l.accept().await else {
+                    continue;
+                };
                 let (n, rec, pdu) = (n.clone(), rec.clone(), pdu.clone());
                 tokio::spawn(async move {
-                    if !read_pdu(&mut s).await.is_some_and(|rq| rq[0] == 1) {
+                    if read_pdu(&mut s).await.is_none_or(|rq| rq[0] != 1) {
                         return;
                     }
                     n.fetch_add(1, Ordering::SeqCst);
@@ -404,7 +358,8 @@ impl FakeScp {
                     }
                     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
                     let mut buf = [0u8; 4096];
-                    while let Ok(Ok(k)) = tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+                    while let Ok(Ok(k)) = tokio::time::timeout_at(deadline, s.read(&mut buf)).await
+                    {
                         if k == 0 {
                             break;
                         }
@@ -413,7 +368,12 @@ impl FakeScp {
                 });
             }
         });
-        FakeScp { addr, requests, after, task }
+        FakeScp {
+            addr,
+            requests,
+            after,
+            task,
+        }
     }
 
     /// Answers every request with A-ASSOCIATE-RJ (result, source, reason), PS3.8 §9.3.4.
@@ -451,13 +411,19 @@ pub async fn read_pdu(s: &mut TcpStream) -> Option<Vec<u8>> {
         s.read_exact(&mut pdu[6..]).await.ok()?;
         Some(pdu)
     };
-    tokio::time::timeout(Duration::from_secs(5), read).await.ok().flatten()
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// True if the peer closes (EOF or reset) within 5 s without sending anything more.
 pub async fn closes_quietly(s: &mut TcpStream) -> bool {
     let mut b = [0u8; 16];
-    matches!(tokio::time::timeout(Duration::from_secs(5), s.read(&mut b)).await, Ok(Ok(0)) | Ok(Err(_)))
+    matches!(
+        tokio::time::timeout(Duration::from_secs(5), s.read(&mut b)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
 }
 
 /// `triage_dicom_associations_total{service,called_ae,result}` as scraped now (0 if absent).
@@ -468,5 +434,7 @@ pub fn associations(rt: &triage::Runtime, service: &str, called_ae: &str, result
     );
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix))
-        .map_or(0, |v| v.trim().parse().unwrap_or_else(|e| panic!("{v:?}: {e}")))
+        .map_or(0, |v| {
+            v.trim().parse().unwrap_or_else(|e| panic!("{v:?}: {e}"))
+        })
 }

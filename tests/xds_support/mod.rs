@@ -25,7 +25,10 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// A `.ct` fixture's Content-Type value.
 pub fn fixture_ct(name: &str) -> String {
-    std::fs::read_to_string(fixture(name)).expect("read .ct fixture").trim().to_string()
+    std::fs::read_to_string(fixture(name))
+        .expect("read .ct fixture")
+        .trim()
+        .to_string()
 }
 
 /// Missing tool: a failure under CI, a loud skip elsewhere.
@@ -42,7 +45,11 @@ pub fn python() -> Option<String> {
     static PY: OnceLock<Result<String, String>> = OnceLock::new();
     let r = PY.get_or_init(|| {
         let py = std::env::var("TRIAGE_PYTHON").unwrap_or_else(|_| "python3".into());
-        let ok = Command::new(&py).args(["-c", "import requests, email.mime.multipart"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+        let ok = Command::new(&py)
+            .args(["-c", "import requests, email.mime.multipart"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
         if ok {
             Ok(py)
         } else {
@@ -58,7 +65,13 @@ pub fn python() -> Option<String> {
 /// Whether curl is there (`None`: test skipped outside CI).
 pub fn curl_ok() -> Option<()> {
     static OK: OnceLock<bool> = OnceLock::new();
-    let ok = *OK.get_or_init(|| Command::new("curl").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()));
+    let ok = *OK.get_or_init(|| {
+        Command::new("curl")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
     if ok {
         Some(())
     } else {
@@ -80,13 +93,19 @@ pub struct CurlOut {
 
 impl CurlOut {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
 /// Runs `curl -sS ARGS` in a blocking thread, response body and headers to temp files.
 pub async fn curl(args: Vec<String>) -> CurlOut {
-    tokio::task::spawn_blocking(move || curl_blocking(&args)).await.expect("curl thread")
+    tokio::task::spawn_blocking(move || curl_blocking(&args))
+        .await
+        .expect("curl thread")
 }
 
 fn curl_blocking(args: &[String]) -> CurlOut {
@@ -103,9 +122,18 @@ fn curl_blocking(args: &[String]) -> CurlOut {
         .expect("run curl");
     let headers_text = std::fs::read_to_string(&hdr).unwrap_or_default();
     // The last response's block (a 100 Continue may come first).
-    let block = headers_text.trim_end().rsplit("\r\n\r\n").next().unwrap_or("").to_string();
+    let block = headers_text
+        .trim_end()
+        .rsplit("\r\n\r\n")
+        .next()
+        .unwrap_or("")
+        .to_string();
     let mut lines = block.lines();
-    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
@@ -122,7 +150,12 @@ fn curl_blocking(args: &[String]) -> CurlOut {
 
 /// `curl` args posting a file with a Content-Type (Content-Length framing unless `chunked`).
 pub fn post_file(url: &str, file: &Path, ct: &str, chunked: bool) -> Vec<String> {
-    let mut a = vec!["-H".into(), format!("Content-Type: {ct}"), "--data-binary".into(), format!("@{}", file.display())];
+    let mut a = vec![
+        "-H".into(),
+        format!("Content-Type: {ct}"),
+        "--data-binary".into(),
+        format!("@{}", file.display()),
+    ];
     if chunked {
         a.extend(["-H".into(), "Transfer-Encoding: chunked".into()]);
     }
@@ -134,14 +167,24 @@ pub fn post_file(url: &str, file: &Path, ct: &str, chunked: bool) -> Vec<String>
 pub async fn py_client(py: &str, args: &[&str]) -> serde_json::Value {
     let mut cmd = Command::new(py);
     cmd.arg(fixtures().join("clients/xds_client.py")).args(args);
-    let out = tokio::task::spawn_blocking(move || cmd.stdin(Stdio::null()).output()).await.expect("python thread").expect("run python");
+    let out = tokio::task::spawn_blocking(move || cmd.stdin(Stdio::null()).output())
+        .await
+        .expect("python thread")
+        .expect("run python");
     parse_py(&out)
 }
 
 pub fn parse_py(out: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "python client failed ({}):\n{}\n{}", out.status, stdout, String::from_utf8_lossy(&out.stderr));
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("python client output is not JSON ({e}): {stdout}"))
+    assert!(
+        out.status.success(),
+        "python client failed ({}):\n{}\n{}",
+        out.status,
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("python client output is not JSON ({e}): {stdout}"))
 }
 
 /// Two registries and two repositories recording into one log.
@@ -154,8 +197,14 @@ pub struct Backends {
 impl Backends {
     pub async fn start() -> Backends {
         let log = Log::default();
-        let reg = [Responder::start("reg1", &log).await, Responder::start("reg2", &log).await];
-        let rep = [Responder::start("rep1", &log).await, Responder::start("rep2", &log).await];
+        let reg = [
+            Responder::start("reg1", &log).await,
+            Responder::start("reg2", &log).await,
+        ];
+        let rep = [
+            Responder::start("rep1", &log).await,
+            Responder::start("rep2", &log).await,
+        ];
         Backends { log, reg, rep }
     }
 

@@ -39,6 +39,8 @@ pub enum Mode {
     Fault,
     /// Reads the request, then never answers.
     Hang,
+    /// Success, after 1.5 s.
+    Slow,
 }
 
 /// One request as the responder saw it.
@@ -64,11 +66,18 @@ pub struct Seen {
 
 impl Seen {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn headers_named(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 }
 
@@ -87,13 +96,21 @@ impl Log {
 
     /// Waits until at least `n` requests were recorded; returns them all.
     pub async fn wait_for(&self, n: usize) -> Vec<Seen> {
-        crate::support::wait_until(&format!("{n} requests recorded"), Duration::from_secs(20), || self.len() >= n).await;
+        crate::support::wait_until(
+            &format!("{n} requests recorded"),
+            Duration::from_secs(20),
+            || self.len() >= n,
+        )
+        .await;
         self.all()
     }
 
     /// (backend, action) of every request, in order.
     pub fn routes(&self) -> Vec<(String, Option<String>)> {
-        self.all().into_iter().map(|s| (s.backend, s.action)).collect()
+        self.all()
+            .into_iter()
+            .map(|s| (s.backend, s.action))
+            .collect()
     }
 }
 
@@ -137,7 +154,9 @@ impl Responder {
         let acc = accepted.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((s, _)) = l.accept().await else { continue };
+                let Ok((s, _)) = l.accept().await else {
+                    continue;
+                };
                 acc.fetch_add(1, Ordering::Relaxed);
                 let conn = CONN_IDS.fetch_add(1, Ordering::Relaxed);
                 let ctx = ctx.clone();
@@ -146,7 +165,9 @@ impl Responder {
                         let ctx = ctx.clone();
                         async move { Ok::<_, Infallible>(answer(&ctx, conn, req).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(s), svc).await;
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(s), svc)
+                        .await;
                 });
             }
         });
@@ -173,7 +194,10 @@ fn action_of(ct: &str, body: &[u8]) -> Option<String> {
     let lower = ct.to_ascii_lowercase();
     if let Some(i) = lower.find("action=") {
         let v = ct[i + 7..].trim_start();
-        let v = v.strip_prefix('"').map_or_else(|| v.split(';').next().unwrap_or(""), |q| q.split('"').next().unwrap_or(""));
+        let v = v.strip_prefix('"').map_or_else(
+            || v.split(';').next().unwrap_or(""),
+            |q| q.split('"').next().unwrap_or(""),
+        );
         return Some(v.trim().to_string());
     }
     let text = String::from_utf8_lossy(&body[..body.len().min(256 * 1024)]);
@@ -185,7 +209,10 @@ fn action_of(ct: &str, body: &[u8]) -> Option<String> {
         let tag_start = before.rfind('<');
         if let Some(ts) = tag_start {
             let name = &before[ts + 1..];
-            if !name.starts_with('/') && !name.contains(char::is_whitespace) && (after.starts_with('>') || after.starts_with(' ')) {
+            if !name.starts_with('/')
+                && !name.contains(char::is_whitespace)
+                && (after.starts_with('>') || after.starts_with(' '))
+            {
                 let gt = after.find('>')?;
                 let lt = after[gt..].find('<')?;
                 return Some(after[gt + 1..gt + lt].trim().to_string());
@@ -214,9 +241,21 @@ async fn answer(ctx: &Ctx, conn: usize, req: Request<Incoming>) -> Response<Test
         backend: ctx.name.clone(),
         conn,
         method: parts.method.to_string(),
-        target: parts.uri.path_and_query().map_or("/".into(), |p| p.to_string()),
+        target: parts
+            .uri
+            .path_and_query()
+            .map_or("/".into(), |p| p.to_string()),
         action: None,
-        headers: parts.headers.iter().map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
         len: 0,
         body: Vec::new(),
         tail: Vec::new(),
@@ -253,22 +292,46 @@ async fn answer(ctx: &Ctx, conn: usize, req: Request<Incoming>) -> Response<Test
     let action = seen.action.clone().unwrap_or_default();
     ctx.log.0.lock().unwrap().push(seen);
     if !complete {
-        return reply(ctx, StatusCode::BAD_REQUEST, "text/plain", "body cut off\n".into());
+        return reply(
+            ctx,
+            StatusCode::BAD_REQUEST,
+            "text/plain",
+            "body cut off\n".into(),
+        );
     }
     if method != "POST" {
         return get(ctx, &target);
     }
-    let mode = *ctx.mode.lock().unwrap();
+    let mut mode = *ctx.mode.lock().unwrap();
+    if mode == Mode::Slow {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        mode = Mode::Success;
+    }
     let soap = "application/soap+xml; charset=utf-8";
     match mode {
-        Mode::Hang => std::future::pending().await,
-        Mode::Fault => reply(ctx, StatusCode::INTERNAL_SERVER_ERROR, soap, fault_xml(&mid).into()),
-        Mode::Failure => reply(ctx, StatusCode::OK, soap, registry_xml(&action, &mid, false).into()),
+        Mode::Hang | Mode::Slow => std::future::pending().await,
+        Mode::Fault => reply(
+            ctx,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            soap,
+            fault_xml(&mid).into(),
+        ),
+        Mode::Failure => reply(
+            ctx,
+            StatusCode::OK,
+            soap,
+            registry_xml(&action, &mid, false).into(),
+        ),
         Mode::Success if action == ITI43 => {
             let (ct, body) = retrieve_mtom(&mid);
             reply(ctx, StatusCode::OK, &ct, body.into())
         }
-        Mode::Success => reply(ctx, StatusCode::OK, soap, registry_xml(&action, &mid, true).into()),
+        Mode::Success => reply(
+            ctx,
+            StatusCode::OK,
+            soap,
+            registry_xml(&action, &mid, true).into(),
+        ),
     }
 }
 
@@ -277,12 +340,22 @@ async fn answer(ctx: &Ctx, conn: usize, req: Request<Incoming>) -> Response<Test
 fn get(ctx: &Ctx, target: &str) -> Response<TestBody> {
     let n = |p: &str| target.strip_prefix(p).and_then(|n| n.parse::<u64>().ok());
     if let Some(len) = n("/stream/") {
-        let mut r = reply(ctx, StatusCode::OK, "application/octet-stream", Bytes::new());
+        let mut r = reply(
+            ctx,
+            StatusCode::OK,
+            "application/octet-stream",
+            Bytes::new(),
+        );
         *r.body_mut() = TestBody::pattern(len, None);
         return r;
     }
     if let Some(len) = n("/trickle/") {
-        let mut r = reply(ctx, StatusCode::OK, "application/octet-stream", Bytes::new());
+        let mut r = reply(
+            ctx,
+            StatusCode::OK,
+            "application/octet-stream",
+            Bytes::new(),
+        );
         *r.body_mut() = TestBody::pattern(len, Some((len / 2, Duration::from_millis(1500))));
         return r;
     }
@@ -306,7 +379,11 @@ fn header(action: &str, mid: &str) -> String {
 }
 
 fn registry_xml(action: &str, mid: &str, ok: bool) -> String {
-    let status = if ok { "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success" } else { "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure" };
+    let status = if ok {
+        "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"
+    } else {
+        "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure"
+    };
     let errors = if ok {
         String::new()
     } else {
@@ -323,7 +400,10 @@ fn registry_xml(action: &str, mid: &str, ok: bool) -> String {
             format!("<rs:RegistryResponse xmlns:rs=\"urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0\" status=\"{status}\">{errors}</rs:RegistryResponse>"),
         )
     };
-    format!("{ENV_OPEN}{}<env:Body>{body}</env:Body></env:Envelope>\n", header(resp_action, mid))
+    format!(
+        "{ENV_OPEN}{}<env:Body>{body}</env:Body></env:Envelope>\n",
+        header(resp_action, mid)
+    )
 }
 
 fn fault_xml(mid: &str) -> String {
@@ -386,7 +466,10 @@ impl Body for TestBody {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         match self.get_mut() {
             TestBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             TestBody::Pattern { sent, len, pause } => {

@@ -36,19 +36,19 @@ pub enum Failed {
 }
 
 /// What became of one attempt on one connection.
-enum Sent {
+enum Outcome {
     Done(Response<Incoming>),
     /// Not sent: the connection was already closed.
-    NotSent(Request<ReplayBody>, hyper::Error),
+    Unsent(Request<ReplayBody>, hyper::Error),
     Failed(hyper::Error),
 }
 
-async fn send(sender: &mut Sender, req: Request<ReplayBody>) -> Sent {
+async fn send(sender: &mut Sender, req: Request<ReplayBody>) -> Outcome {
     match sender.try_send_request(req).await {
-        Ok(r) => Sent::Done(r),
+        Ok(r) => Outcome::Done(r),
         Err(mut e) => match e.take_message() {
-            Some(req) => Sent::NotSent(req, e.into_error()),
-            None => Sent::Failed(e.into_error()),
+            Some(req) => Outcome::Unsent(req, e.into_error()),
+            None => Outcome::Failed(e.into_error()),
         },
     }
 }
@@ -109,7 +109,7 @@ pub async fn forward(
                 ));
             }
             Err(Attempt::Next(back, e)) => {
-                req = back;
+                req = *back;
                 attempts.failed(lease, e);
             }
             Err(Attempt::Final(f)) => return Err(f),
@@ -120,7 +120,7 @@ pub async fn forward(
 
 enum Attempt {
     /// The server could not take the request (unsent, given back): try another server.
-    Next(Request<ReplayBody>, GatewayError),
+    Next(Box<Request<ReplayBody>>, GatewayError),
     Final(Failed),
 }
 
@@ -137,25 +137,25 @@ async fn on_server(
     let server = lease.server().name().to_string();
     let unsent = |e: hyper::Error| GatewayError::ServerIo(std::io::Error::other(e));
     let mut outcome = send(&mut sender, req).await;
-    if let Sent::NotSent(req, e) = outcome {
+    if let Outcome::Unsent(req, e) = outcome {
         if !sender.reused {
-            return Err(Attempt::Next(req, unsent(e)));
+            return Err(Attempt::Next(Box::new(req), unsent(e)));
         }
         tracing::debug!(server = %server, error = %e, "pooled server connection was closed; new connection");
         sender = match backends.connect(lease, opts, idle).await {
             Ok(s) => s,
-            Err(e) => return Err(Attempt::Next(req, e)),
+            Err(e) => return Err(Attempt::Next(Box::new(req), e)),
         };
         outcome = send(&mut sender, req).await;
     }
     match outcome {
-        Sent::Done(resp) => {
+        Outcome::Done(resp) => {
             backends.recycle(lease.addr, sender);
             Ok(resp)
         }
-        Sent::NotSent(req, e) => Err(Attempt::Next(req, unsent(e))),
-        Sent::Failed(e) if e.is_user() => Err(Attempt::Final(Failed::Client(e))),
-        Sent::Failed(e) if timed_out(&e) => Err(Attempt::Final(Failed::Timeout(server, idle))),
-        Sent::Failed(e) => Err(Attempt::Final(Failed::Server(server, e))),
+        Outcome::Unsent(req, e) => Err(Attempt::Next(Box::new(req), unsent(e))),
+        Outcome::Failed(e) if e.is_user() => Err(Attempt::Final(Failed::Client(e))),
+        Outcome::Failed(e) if timed_out(&e) => Err(Attempt::Final(Failed::Timeout(server, idle))),
+        Outcome::Failed(e) => Err(Attempt::Final(Failed::Server(server, e))),
     }
 }

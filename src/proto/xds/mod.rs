@@ -9,8 +9,9 @@
 //! requests (e.g. a WSDL GET) go to the default pool.
 //!
 //! Timeouts: the request head (and idle keep-alive time) within `handshake_timeout` (default
-//! 30 s, at most `client_timeout`), the SOAP header within `handshake_timeout` too; otherwise
-//! the client leg may be silent for `client_timeout`, the server leg for `server_timeout`.
+//! 30 s, at most `client_timeout`), the SOAP header within `handshake_timeout` too; a client
+//! that does not read the answer for `client_timeout` is cut, and so is a server leg silent for
+//! `server_timeout` (no answer, or a stalled upload), see [`crate::httpfwd::io`].
 //! A connection closed by triage is closed lingering: write side first, then what the client
 //! still sends is read and dropped for a moment, so that it reads the Fault instead of a reset.
 
@@ -55,7 +56,7 @@ impl Handler for XdsHandler {
             let (peer, local) = (conn.peer, conn.local);
             let head_timeout = handshake_timeout(&svc).min(svc.spec.client_timeout);
             let meter = Meter(svc.stats.clone());
-            let io = TokioIo::new(IdleIo::new(
+            let io = TokioIo::new(IdleIo::writes_only(
                 conn.stream,
                 svc.spec.client_timeout,
                 Some(meter),
