@@ -83,7 +83,7 @@ pool = "retry"
     let f = dicom_file(tmp.path(), 51, None).await;
     storescu(gw, "ANY-SCP", &[&f])
         .await
-        .expect_ok("storescu past a refused and a busy server");
+        .expect_store_ok("storescu past a refused and a busy server");
     assert_eq!(scp.files().len(), 1, "the image reached the third server");
     assert_eq!(
         busy.requests(),

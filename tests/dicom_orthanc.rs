@@ -79,7 +79,7 @@ health = { kind = "none" }
     let f = dicom_file(tmp.path(), 41, None).await;
     storescu(gw, "ARCHIVE", &[&f])
         .await
-        .expect_ok("storescu ARCHIVE via triage");
+        .expect_store_ok("storescu ARCHIVE via triage");
     assert_eq!(
         orthanc.instances().await,
         1,

@@ -67,7 +67,7 @@ health = { kind = "none" }
         let f = dicom_file(tmp.path(), n, None).await;
         storescu(rr, "ANY-SCP", &[&f])
             .await
-            .expect_ok("storescu through triage");
+            .expect_store_ok("storescu through triage");
     }
     let (in1, in2) = (
         (1..=4).filter(|&n| holds(&s1, n)).count(),
@@ -90,7 +90,7 @@ health = { kind = "none" }
         let f = dicom_file(tmp.path(), n, None).await;
         storescu(first, "ANY-SCP", &[&f])
             .await
-            .expect_ok("storescu through triage");
+            .expect_store_ok("storescu through triage");
     }
     assert!(
         holds(&s1, 5) && holds(&s1, 6),
@@ -129,7 +129,7 @@ health = { kind = "none" }
     let f = dicom_file(tmp.path(), 20, Some(size)).await;
     storescu(listen(&rt, "peers-big"), "BIG", &[&f])
         .await
-        .expect_ok("20 MB storescu through triage");
+        .expect_store_ok("20 MB storescu through triage");
     let got = scp.files();
     assert_eq!(got.len(), 1, "{got:?}\n{}", scp.log());
     let len = std::fs::metadata(&got[0]).expect("received file").len();
@@ -183,11 +183,11 @@ health = { kind = "none" }
     let f1 = dicom_file(tmp.path(), 31, None).await;
     storescu(addr, "ARCHIVE", &[&f1])
         .await
-        .expect_ok("storescu to ARCHIVE");
+        .expect_store_ok("storescu to ARCHIVE");
     let f2 = dicom_file(tmp.path(), 32, None).await;
     storescu(addr, "RESEARCH2", &[&f2])
         .await
-        .expect_ok("storescu to RESEARCH2");
+        .expect_store_ok("storescu to RESEARCH2");
     assert!(
         holds(&a, 31) && !holds(&a, 32),
         "archive got {:?}",
@@ -368,5 +368,61 @@ health = { kind = "none" }
             .success(),
         "{}",
         p.log_text()
+    );
+}
+
+#[tokio::test]
+async fn the_built_in_simulator_serves_echo_store_and_find() {
+    let sim = sa(1, free_port(ip(1)));
+    let toml = render(
+        r#"
+[[simulator]]
+kind = "dicom"
+listen = "{sim}"
+
+[[service]]
+name = "peers-sim"
+listen = ["127.0.0.1:0"]
+protocol = "dicom"
+pool = "sim"
+ae_title = "GW"
+
+[[pool]]
+name = "sim"
+health = { kind = "dicom-echo", interval = "200ms", timeout = "2s", rise = 1, fall = 1, calling_ae = "TRIAGE" }
+  [[pool.server]]
+  name = "sim"
+  address = "{sim}"
+  ae_title = "PACS1"
+"#,
+        &[("sim", sim.to_string())],
+    );
+    let rt = start(&toml).await;
+    let gw = listen(&rt, "peers-sim");
+    let s = server(&rt, "sim", "sim");
+    wait_until(
+        "dicom-echo passed against the simulator",
+        std::time::Duration::from_secs(10),
+        || s.last_check().is_some_and(|c| c.ok),
+    )
+    .await;
+    echoscu(gw, "PACS1")
+        .await
+        .expect_echo_ok("echoscu to the simulator");
+    echoscu(gw, "GW")
+        .await
+        .expect_echo_ok("local echoscu, the simulator up");
+    let tmp = TempDir::new("dicom-sim");
+    let f = dicom_file(tmp.path(), 61, None).await;
+    storescu(gw, "PACS1", &[&f])
+        .await
+        .expect_store_ok("storescu to the simulator");
+    let r = findscu(gw, "PACS1", &["PatientID=TRIAGE-TEST-1"])
+        .await
+        .expect_ok("findscu");
+    assert!(
+        r.out.contains("Received Final Find Response (Success)"),
+        "{}",
+        r.out
     );
 }

@@ -1,7 +1,8 @@
 //! The `xds-query` health check and `triage xds-ping`: an ITI-18 GetDocuments stored query
 //! (ITI TF-2a §3.18.4.1.2.3.7.5) for a random entryUUID; HTTP 200 with an AdhocQueryResponse
-//! of status Success is up; status Failure (ebRS 3.0 §2.1.6 RegistryResponse status) or a SOAP
-//! Fault is down, with the detail; so is silence past the timeout.
+//! of status Success is up; status Failure (ebRS 3.0 RegistryResponse `status`) or a SOAP
+//! Fault is down, with the detail; so is silence past the timeout. The built-in XDS simulator
+//! (`[[simulator]] kind = "xds"`) passes that check and answers ITI-18/41/42/43 through triage.
 
 mod support;
 mod xds_support;
@@ -198,5 +199,93 @@ async fn xds_ping_exit_codes() {
     assert!(
         last.backend.starts_with("reg") && last.action.as_deref() == Some(ITI18),
         "{last:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_xds_simulator_passes_the_health_check_and_answers_through_triage() {
+    let Some(()) = curl_ok() else { return };
+    let ports: Vec<u16> = (0..2).map(|_| support::free_port(support::ip(1))).collect();
+    let cfg = support::render(
+        r#"
+[[service]]
+name     = "xds"
+listen   = ["127.0.0.1:0"]
+protocol = "xds"
+pool     = "registry"
+  [[service.route]]
+  action = "urn:ihe:iti:2007:RetrieveDocumentSet"
+  pool   = "repository"
+[[pool]]
+name   = "registry"
+health = { kind = "xds-query", interval = "100ms", timeout = "1s", rise = 1, fall = 1 }
+  [[pool.server]]
+  name    = "sim-reg"
+  address = "127.0.0.1:{p0}"
+[[pool]]
+name   = "repository"
+health = { kind = "xds-query", interval = "100ms", timeout = "1s", rise = 1, fall = 1 }
+  [[pool.server]]
+  name    = "sim-rep"
+  address = "127.0.0.1:{p1}"
+[[simulator]]
+kind   = "xds"
+listen = "127.0.0.1:{p0}"
+[[simulator]]
+kind   = "xds"
+listen = "127.0.0.1:{p1}"
+"#,
+        &[("p0", ports[0].to_string()), ("p1", ports[1].to_string())],
+    );
+    let rt = start(&cfg).await;
+    for (pool, name) in [("registry", "sim-reg"), ("repository", "sim-rep")] {
+        let s = server(&rt, pool, name);
+        wait_until("simulator checked", Duration::from_secs(10), || {
+            s.last_check().is_some_and(|c| c.ok)
+        })
+        .await;
+        assert!(s.healthy());
+    }
+    let u = url(listen(&rt, "xds"), "/xds");
+    for (file, expect) in [
+        ("iti18-request.xml", "AdhocQueryResponse"),
+        ("iti42-request.xml", "RegistryResponse"),
+    ] {
+        let r = curl(post_file(&u, &fixture(file), "application/soap+xml", false)).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert!(
+            r.body.contains(expect) && r.body.contains("ResponseStatusType:Success"),
+            "{r:?}"
+        );
+    }
+    let r = curl(post_file(
+        &u,
+        &fixture("iti43-request.xml"),
+        "application/soap+xml",
+        false,
+    ))
+    .await;
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("multipart/related"),
+        "{r:?}"
+    );
+    assert!(
+        r.body
+            .contains("synthetic document from the triage XDS simulator"),
+        "{r:?}"
+    );
+    let r = curl(post_file(
+        &u,
+        &fixture("iti41-mtom.txt"),
+        &fixture_ct("iti41-mtom.ct"),
+        false,
+    ))
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        r.body.contains("RegistryResponse") && r.body.contains("ResponseStatusType:Success"),
+        "{r:?}"
     );
 }

@@ -106,7 +106,12 @@ async fn answer(req: Request<Incoming>) -> Response<ProxyBody> {
             soap(
                 StatusCode::BAD_REQUEST,
                 SOAP_CT,
-                xds::build_fault(xds::FaultCode::Sender, &reason, Some(&message_id), None),
+                xds::build_fault(
+                    xds::FaultCode::Sender,
+                    &reason,
+                    (!message_id.is_empty()).then_some(message_id.as_str()),
+                    None,
+                ),
             )
         }
     }

@@ -70,6 +70,15 @@ impl Run {
         self
     }
 
+    /// For `storescu` (verbose): panics unless every C-STORE-RSP said success.
+    pub fn expect_store_ok(self, what: &str) -> Run {
+        let ok = self.ok()
+            && self.out.contains("Received Store Response (Success)")
+            && !self.out.contains("Received Store Response (Failure");
+        assert!(ok, "{what} failed ({:?}):\n{}", self.code, self.out);
+        self
+    }
+
     /// Panics unless the tool failed and its output contains `needle`.
     pub fn expect_fail(self, what: &str, needle: &str) -> Run {
         assert!(!self.ok(), "{what} succeeded but must fail:\n{}", self.out);
@@ -130,9 +139,10 @@ pub async fn echoscu(addr: SocketAddr, aec: &str) -> Run {
     run(&dcmtk("echoscu"), &v).await
 }
 
-/// `storescu -aec AEC host port FILES` (one association for all files).
+/// `storescu -v -aec AEC host port FILES` (one association for all files; check with
+/// [`Run::expect_store_ok`]).
 pub async fn storescu(addr: SocketAddr, aec: &str, files: &[&Path]) -> Run {
-    let mut v = args(&["-aet", "TESTSCU", "-aec", aec]);
+    let mut v = args(&["-v", "-aet", "TESTSCU", "-aec", aec]);
     timeouts(&mut v);
     host_port(&mut v, addr);
     v.extend(files.iter().map(|f| f.display().to_string()));

@@ -5,6 +5,7 @@
 //! `requests` is missing the test fails under `CI=true` and is skipped loudly otherwise.
 #![allow(dead_code)]
 
+mod answers;
 pub mod responder;
 
 #[allow(unused_imports)]

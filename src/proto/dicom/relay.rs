@@ -236,6 +236,35 @@ mod tests {
         assert_eq!(ended.transfer, Transfer { up: 2, down: 4 });
     }
 
+    #[tokio::test]
+    async fn one_way_traffic_keeps_both_legs_alive() {
+        // A long C-STORE: only the client sends, for three times the idle limit.
+        let (mut cli, cli_proxy) = pair().await;
+        let (srv_proxy, mut srv) = pair().await;
+        let idle = Idle {
+            client: Duration::from_secs(1),
+            server: Duration::from_secs(1),
+        };
+        let h = tokio::spawn(async move {
+            let t = Traffic::default();
+            relay(&cli_proxy, &srv_proxy, idle, Duration::from_secs(1), &t).await
+        });
+        for _ in 0..30 {
+            cli.write_all(b"x").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut got = [0u8; 30];
+        srv.read_exact(&mut got).await.unwrap();
+        assert!(!h.is_finished(), "relay ended while data flowed");
+        drop(cli);
+        let ended = tokio::time::timeout(Duration::from_secs(5), h)
+            .await
+            .expect("relay ended")
+            .unwrap();
+        assert_eq!(ended.transfer.up, 30);
+        assert_eq!(ended.result.unwrap(), Closer::Client);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn idle_limit_applies_only_without_traffic() {
         let (_cli, cli_proxy) = pair().await;
