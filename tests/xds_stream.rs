@@ -1,9 +1,9 @@
 //! Bodies and connections through the `xds` listener (ITI TF-2 Appendix V: SOAP 1.2 over
 //! HTTP/1.1; MTOM/XOP packaging of ITI-41 documents, TF-2b §3.41.4.1.3): Content-Length and
-//! chunked request bodies arrive byte for byte, responses stream back, one keep-alive client
-//! connection carries registry and repository requests, server connections are reused only
-//! after a complete exchange, and headers pass unmodified except the hop-by-hop ones (with
-//! `X-Forwarded-For` only when configured).
+//! chunked request bodies arrive byte for byte, responses stream back (the server's lease held
+//! until their end), one keep-alive client connection carries registry and repository
+//! requests, server connections are reused only after a complete exchange, and headers pass
+//! unmodified except the hop-by-hop ones (with `X-Forwarded-For` only when configured).
 
 mod support;
 mod xds_support;
@@ -113,7 +113,21 @@ async fn responses_stream_back_without_waiting_for_their_end() {
     let rt = start(&config(&b, "")).await;
     let addr = listen(&rt, "xds");
     // Half of the body, a 2 s pause at the server, the rest: the first half must arrive first.
-    let r = py_client(&py, &["stream", &url(addr, "/trickle/4000000")]).await;
+    let u = url(addr, "/trickle/4000000");
+    let client = tokio::spawn(async move { py_client(&py, &["stream", &u]).await });
+    // The server's connection count (its lease) is held while the body streams, released
+    // at its end.
+    b.log.wait_for(1).await;
+    let active = || {
+        ["reg1", "reg2"]
+            .iter()
+            .map(|n| support::server(&rt, "registry", n).active())
+            .sum::<u32>()
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(active(), 1, "lease held while the response streams");
+    let r = client.await.unwrap();
+    support::wait_until("lease released", Duration::from_secs(5), || active() == 0).await;
     assert_eq!(r["status"], 200, "{r}");
     assert_eq!(r["bytes"], 4_000_000, "{r}");
     let (first, total) = (

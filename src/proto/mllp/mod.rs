@@ -269,11 +269,17 @@ async fn handle_message(
     let (outcome, redeliveries) = deliver(backends, pool, key, opts, limits, &payload, &msh).await;
     crate::hl7::stats::add_redeliveries(svc.name(), u64::from(redeliveries));
     let m = crate::metrics::global();
-    let labels = crate::metrics::ServiceLabels { service: svc.name().to_string() };
+    let labels = crate::metrics::ServiceLabels {
+        service: svc.name().to_string(),
+    };
     if redeliveries > 0 {
-        m.hl7_redeliveries.get_or_create(&labels).inc_by(u64::from(redeliveries));
+        m.hl7_redeliveries
+            .get_or_create(&labels)
+            .inc_by(u64::from(redeliveries));
     }
-    m.hl7_ack_seconds.get_or_create(&labels).observe(start.elapsed().as_secs_f64());
+    m.hl7_ack_seconds
+        .get_or_create(&labels)
+        .observe(start.elapsed().as_secs_f64());
     match outcome {
         Ok(d) => {
             tracing::info!(control_id = %msh.control_id, message_type = %mtype, bytes = payload.len(), server = %d.server, ack = %d.code, redeliveries, ms = start.elapsed().as_millis() as u64, "message acknowledged");
