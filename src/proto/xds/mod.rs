@@ -299,5 +299,12 @@ async fn handle(
         }
     };
     count(svc, &label, resp.status());
+    let labels = crate::metrics::ServiceLabels {
+        service: svc.name().to_string(),
+    };
+    crate::metrics::global()
+        .xds_request_seconds
+        .get_or_create(&labels)
+        .observe(start.elapsed().as_secs_f64());
     resp
 }
