@@ -149,11 +149,18 @@ async fn serve(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn echo(target: &str, aet: &str, aec: &str, timeout: std::time::Duration) -> ExitCode {
-    let addr = match triage::cli::resolve(target) {
-        Ok(a) => a,
+/// Runs one probe command on a current-thread runtime: prints its line, exit 0 only if `ok`.
+/// `prepare` turns the command's target into an address (errors end the command with exit 1).
+fn probe<T, P, F, Fut>(cmd: &str, prepare: P, run: F) -> ExitCode
+where
+    P: FnOnce() -> Result<T, String>,
+    F: FnOnce(T) -> Fut,
+    Fut: std::future::Future<Output = (bool, String)>,
+{
+    let target = match prepare() {
+        Ok(t) => t,
         Err(e) => {
-            eprintln!("triage echo: {e}");
+            eprintln!("triage {cmd}: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -163,74 +170,54 @@ fn echo(target: &str, aet: &str, aec: &str, timeout: std::time::Duration) -> Exi
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("triage echo: {e}");
+            eprintln!("triage {cmd}: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let o = rt.block_on(triage::dicom::echo::c_echo(addr, aet, aec, timeout));
-    println!("{target} ({aet} -> {aec}): {o}");
-    if o.ok() {
+    let (ok, line) = rt.block_on(run(target));
+    println!("{line}");
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+fn echo(target: &str, aet: &str, aec: &str, timeout: std::time::Duration) -> ExitCode {
+    probe(
+        "echo",
+        || triage::cli::resolve(target),
+        |addr| async move {
+            let o = triage::dicom::echo::c_echo(addr, aet, aec, timeout).await;
+            (o.ok(), format!("{target} ({aet} -> {aec}): {o}"))
+        },
+    )
 }
 
 fn hl7_ping(target: &str, timeout: std::time::Duration) -> ExitCode {
-    let addr = match triage::cli::resolve(target) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("triage hl7-ping: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("triage hl7-ping: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let o = rt.block_on(triage::hl7::ping::ping(addr, None, timeout));
-    println!(
-        "{target}: MSA-1 {} {} ({} ms)",
-        o.code.as_deref().unwrap_or("-"),
-        o.detail,
-        o.rtt.as_millis()
-    );
-    if o.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    probe(
+        "hl7-ping",
+        || triage::cli::resolve(target),
+        |addr| async move {
+            let o = triage::hl7::ping::ping(addr, None, timeout).await;
+            let line = format!(
+                "{target}: MSA-1 {} {} ({} ms)",
+                o.code.as_deref().unwrap_or("-"),
+                o.detail,
+                o.rtt.as_millis()
+            );
+            (o.ok, line)
+        },
+    )
 }
 
 fn xds_ping(url: &str, timeout: std::time::Duration) -> ExitCode {
-    let (host, addr, path) = match triage::cli::parse_http_url(url) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("triage xds-ping: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("triage xds-ping: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let o = rt.block_on(triage::xds::ping::ping(addr, &host, &path, timeout));
-    println!("{url}: {}", o.detail);
-    if o.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    probe(
+        "xds-ping",
+        || triage::cli::parse_http_url(url),
+        |(host, addr, path)| async move {
+            let o = triage::xds::ping::ping(addr, &host, &path, timeout).await;
+            (o.ok, format!("{url}: {}", o.detail))
+        },
+    )
 }
