@@ -13,6 +13,7 @@
 //! ```text
 //! cargo build --release --bin triage && cargo bench --bench load            # full run
 //! cargo bench --bench load -- --quick                                       # small run
+//! cargo bench --bench load -- --rounds 5                      # medians of 5 interleaved rounds
 //! cargo bench --bench load -- --triage PATH --haproxy PATH --rust-log warn
 //! cargo bench --bench load -- --only triage --skip idle,bulk    # e.g. to profile one proxy
 //! ```
@@ -43,6 +44,8 @@ struct Args {
     triage: Option<PathBuf>,
     haproxy: PathBuf,
     rust_log: String,
+    /// Interleaved measuring rounds; the table shows medians.
+    rounds: usize,
     /// Targets to measure (direct, haproxy, triage); empty = all.
     only: Vec<String>,
     /// Workloads to leave out (idle, short, pingpong, bulk).
@@ -92,7 +95,7 @@ impl Sizes {
 
 const USAGE: &str =
     "usage: cargo bench --bench load -- [--quick] [--triage PATH] [--haproxy PATH] \
-     [--rust-log FILTER] [--only direct,haproxy,triage] [--skip idle,short,pingpong,bulk]";
+     [--rust-log FILTER] [--rounds N] [--only direct,haproxy,triage] [--skip idle,short,pingpong,bulk]";
 const TARGETS: [&str; 3] = ["direct", "haproxy", "triage"];
 const WORKLOADS: [&str; 4] = ["idle", "short", "pingpong", "bulk"];
 
@@ -113,6 +116,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         triage: None,
         haproxy: PathBuf::from("haproxy"),
         rust_log: "info".into(),
+        rounds: 0,
         only: Vec::new(),
         skip: Vec::new(),
     };
@@ -126,11 +130,21 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--triage" => a.triage = Some(value("--triage")?.into()),
             "--haproxy" => a.haproxy = value("--haproxy")?.into(),
             "--rust-log" => a.rust_log = value("--rust-log")?,
+            "--rounds" => {
+                a.rounds = value("--rounds")?
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(format!("--rounds needs a number >= 1\n{USAGE}"))?
+            }
             "--only" => a.only = list(value("--only")?, &TARGETS)?,
             "--skip" => a.skip = list(value("--skip")?, &WORKLOADS)?,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
+    }
+    if a.rounds == 0 {
+        a.rounds = if a.quick { 1 } else { 3 };
     }
     Ok(run.then_some(a))
 }
@@ -180,13 +194,20 @@ async fn run(args: Args) -> ExitCode {
     };
     let haproxy = procs::haproxy_version(&args.haproxy);
     let triage = procs::find_triage(args.triage.clone());
-    report::header(&sizes, haproxy.as_deref(), &triage, &args.rust_log);
+    report::header(
+        &sizes,
+        args.rounds,
+        haproxy.as_deref(),
+        &triage,
+        &args.rust_log,
+    );
     let load_before = procs::loadavg();
 
-    let mut results: Vec<(&str, Result<Figures, String>)> = Vec::new();
-    let skip = &args.skip;
+    // Start every proxy first, then measure in interleaved rounds (direct, haproxy, triage,
+    // direct, ...) so that a burst of other work on the machine hits all of them alike.
+    let mut targets: Vec<Target> = Vec::new();
     if args.wants("direct") {
-        results.push(("direct", measure(None, &back, &sizes, skip, tck).await));
+        targets.push(Target::new("direct", Ok(None)));
     }
     match &haproxy {
         _ if !args.wants("haproxy") => {}
@@ -195,30 +216,70 @@ async fn run(args: Args) -> ExitCode {
             args.haproxy.display()
         ),
         Some(_) => {
-            let r = match procs::spawn_haproxy(&args.haproxy, &dir, &back) {
-                Ok(mut p) => measure(Some(&mut p), &back, &sizes, skip, tck).await,
-                Err(e) => Err(e.to_string()),
-            };
-            results.push(("haproxy", r));
+            let p = procs::spawn_haproxy(&args.haproxy, &dir, &back).map_err(|e| e.to_string());
+            targets.push(Target::new("haproxy", p.map(Some)));
         }
     }
     match &triage {
         _ if !args.wants("triage") => {}
         Err(e) => println!("triage not measured: {e}"),
         Ok(bin) => {
-            let r = match procs::spawn_triage(bin, &dir, &back, &args.rust_log) {
-                Ok(mut p) => measure(Some(&mut p), &back, &sizes, skip, tck).await,
-                Err(e) => Err(e.to_string()),
-            };
-            results.push(("triage", r));
+            let p =
+                procs::spawn_triage(bin, &dir, &back, &args.rust_log).map_err(|e| e.to_string());
+            targets.push(Target::new("triage", p.map(Some)));
         }
     }
+    for round in 0..args.rounds {
+        for t in targets.iter_mut() {
+            let Ok(proxy) = &mut t.proxy else { continue };
+            if t.error.is_some() {
+                continue;
+            }
+            // Idle memory once, on the fresh process: later rounds would reuse freed memory.
+            let mut skip = args.skip.clone();
+            if round > 0 {
+                skip.push("idle".into());
+            }
+            eprintln!("[{}] round {}/{}", t.name, round + 1, args.rounds);
+            match measure(proxy.as_mut(), &back, &sizes, &skip, tck).await {
+                Ok(f) => t.rounds.push(f),
+                Err(e) => t.error = Some(e),
+            }
+        }
+    }
+    let results: Vec<report::Outcome> = targets
+        .into_iter()
+        .map(|t| report::Outcome {
+            name: t.name,
+            rounds: t.rounds,
+            error: t.error.or(t.proxy.err()),
+        })
+        .collect();
     let _ = std::fs::remove_dir_all(&dir);
     report::table(&results, &load_before, &procs::loadavg());
-    if results.iter().any(|(_, r)| r.is_err()) {
+    if results.iter().any(|o| o.error.is_some()) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// One thing measured: the backends directly, or a proxy (kept running for all rounds).
+struct Target {
+    name: &'static str,
+    proxy: Result<Option<Proxy>, String>,
+    rounds: Vec<Figures>,
+    error: Option<String>,
+}
+
+impl Target {
+    fn new(name: &'static str, proxy: Result<Option<Proxy>, String>) -> Self {
+        Target {
+            name,
+            proxy,
+            rounds: Vec::new(),
+            error: None,
+        }
     }
 }
 

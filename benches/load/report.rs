@@ -1,10 +1,12 @@
 //! What the load harness prints: a header (sizes, versions, pinning, load) and the table of
-//! figures with the ratios triage/HAProxy and triage's targets from issue 2.
+//! figures (medians over the rounds) with the ratios triage/HAProxy, the range of that ratio
+//! over the rounds (how noisy the machine was), and triage's targets from issue 2.
 
 use crate::Sizes;
 use std::path::PathBuf;
 
-/// The figures of one target (direct, haproxy, triage); CPU and memory only for proxies.
+/// The figures of one target (direct, haproxy, triage) in one round; CPU and memory only for
+/// proxies.
 #[derive(Clone, Debug, Default)]
 pub struct Figures {
     pub mib_per_s: Option<f64>,
@@ -19,7 +21,64 @@ pub struct Figures {
     pub idle_kib: Option<f64>,
 }
 
-pub fn header(s: &Sizes, haproxy: Option<&str>, triage: &Result<PathBuf, String>, rust_log: &str) {
+/// Everything measured for one target.
+#[derive(Debug)]
+pub struct Outcome {
+    pub name: &'static str,
+    pub rounds: Vec<Figures>,
+    pub error: Option<String>,
+}
+
+fn median_of(fs: &[Figures], g: Getter) -> Option<f64> {
+    let mut v: Vec<f64> = fs.iter().filter_map(g).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// The median of each figure over the rounds.
+fn median(fs: &[Figures]) -> Figures {
+    let m = |g: Getter| median_of(fs, g);
+    Figures {
+        mib_per_s: m(|f| f.mib_per_s),
+        conn_per_s: m(|f| f.conn_per_s),
+        rt_per_s: m(|f| f.rt_per_s),
+        p50_us: m(|f| f.p50_us),
+        p99_us: m(|f| f.p99_us),
+        cpu_s_per_gib: m(|f| f.cpu_s_per_gib),
+        cpu_us_per_conn: m(|f| f.cpu_us_per_conn),
+        cpu_us_per_rt: m(|f| f.cpu_us_per_rt),
+        rss_base_kib: m(|f| f.rss_base_kib),
+        idle_kib: m(|f| f.idle_kib),
+    }
+}
+
+/// Smallest and largest triage/HAProxy ratio over the rounds (round i against round i).
+fn ratio_range(t: &[Figures], h: &[Figures], g: Getter) -> Option<(f64, f64)> {
+    let rs: Vec<f64> = t
+        .iter()
+        .zip(h)
+        .filter_map(|(t, h)| Some(g(t)? / g(h).filter(|h| h.abs() > f64::EPSILON)?))
+        .collect();
+    let lo = rs.iter().copied().reduce(f64::min)?;
+    let hi = rs.iter().copied().reduce(f64::max)?;
+    Some((lo, hi))
+}
+
+pub fn header(
+    s: &Sizes,
+    rounds: usize,
+    haproxy: Option<&str>,
+    triage: &Result<PathBuf, String>,
+    rust_log: &str,
+) {
     println!("triage load harness (loopback)");
     println!(
         "  pinning: {}",
@@ -38,6 +97,7 @@ pub fn header(s: &Sizes, haproxy: Option<&str>, triage: &Result<PathBuf, String>
         s.pp_rts,
         s.idle_conns
     );
+    println!("  rounds: {rounds} (interleaved; the table shows medians)");
     println!("  haproxy: {}", haproxy.unwrap_or("not found"));
     match triage {
         Ok(p) => {
@@ -78,44 +138,48 @@ const ROWS: [(&str, Getter); 10] = [
     ("RSS growth per idle conn, KiB", |f| f.idle_kib),
 ];
 
-pub fn table(
-    results: &[(&str, Result<crate::Figures, String>)],
-    load_before: &str,
-    load_after: &str,
-) {
+pub fn table(results: &[Outcome], load_before: &str, load_after: &str) {
     println!();
-    for (name, r) in results {
-        if let Err(e) = r {
-            println!("{name}: FAILED: {e}");
+    for o in results {
+        if let Some(e) = &o.error {
+            println!("{}: FAILED: {e}", o.name);
         }
     }
-    let get = |n: &str| -> Option<&Figures> {
+    let rounds = |n: &str| -> &[Figures] {
         results
             .iter()
-            .find(|(name, _)| *name == n)
-            .and_then(|(_, r)| r.as_ref().ok())
+            .find(|o| o.name == n && o.error.is_none())
+            .map_or(&[], |o| &o.rounds[..])
     };
-    let (d, h, t) = (get("direct"), get("haproxy"), get("triage"));
+    let (dr, hr, tr) = (rounds("direct"), rounds("haproxy"), rounds("triage"));
+    let (dm, hm, tm) = (median(dr), median(hr), median(tr));
+    let some = |r: &[Figures], m| if r.is_empty() { None } else { Some(m) };
+    let (d, h, t) = (some(dr, &dm), some(hr, &hm), some(tr, &tm));
     println!(
-        "{:<31} {:>10} {:>10} {:>10} {:>15}",
-        "figure", "direct", "haproxy", "triage", "triage/haproxy"
+        "{:<31} {:>10} {:>10} {:>10} {:>15} {:>12}",
+        "figure", "direct", "haproxy", "triage", "triage/haproxy", "ratio range"
     );
-    println!("{}", "-".repeat(80));
+    println!("{}", "-".repeat(93));
     for (label, g) in ROWS {
         let (dv, hv, tv) = (d.and_then(g), h.and_then(g), t.and_then(g));
         let ratio = match (tv, hv) {
             (Some(t), Some(h)) if h.abs() > f64::EPSILON => Some(t / h),
             _ => None,
         };
+        let range = match ratio_range(tr, hr, g) {
+            Some((lo, hi)) if tr.len() > 1 => format!("{lo:.2}-{hi:.2}"),
+            _ => "-".into(),
+        };
         println!(
-            "{label:<31} {:>10} {:>10} {:>10} {:>15}",
+            "{label:<31} {:>10} {:>10} {:>10} {:>15} {:>12}",
             num(dv),
             num(hv),
             num(tv),
-            num(ratio)
+            num(ratio),
+            range
         );
     }
-    println!("{}", "-".repeat(80));
+    println!("{}", "-".repeat(93));
     let vs_direct =
         |p: Option<&Figures>| match (p.and_then(|f| f.mib_per_s), d.and_then(|f| f.mib_per_s)) {
             (Some(x), Some(y)) if y > 0.0 => format!("{:.2}x", x / y),
