@@ -79,7 +79,7 @@ pub enum MshError {
     /// The first segment is not MSH (§2.14.9: a message starts with MSH).
     #[error("first segment starts with {found:?}, not MSH")]
     NotMsh {
-        /// First bytes of the segment, escaped for display.
+        /// First three bytes of the segment (its ID, never data), escaped for display.
         found: String,
     },
     /// MSH-1/MSH-2 unusable (§2.5.4, §2.14.9.1-2).
@@ -227,7 +227,8 @@ pub fn parse_msh_lenient(payload: &[u8]) -> Result<Msh, MshError> {
     let line = first_segment(payload).ok_or(MshError::Empty)?;
     if !line.starts_with(b"MSH") {
         return Err(MshError::NotMsh {
-            found: show(&line[..line.len().min(8)]),
+            // Only a segment-ID's worth (3 bytes): more could be patient data in logs.
+            found: show(&line[..line.len().min(3)]),
         });
     }
     let (d, msh2_end) = Delimiters::from_msh_line(line)?;
