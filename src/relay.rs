@@ -47,6 +47,7 @@ pub async fn relay(
 ) -> Result<Transfer, GatewayError> {
     let epoch = Instant::now();
     let last = AtomicU64::new(0);
+    let (up_c, down_c) = ([&traffic.up], [&traffic.down]);
     let (limit, side) = if idle.client <= idle.server {
         (idle.client, Side::Client)
     } else {
@@ -57,15 +58,15 @@ pub async fn relay(
         // (≈600 B less per idle connection, measured with the load harness).
         r = async {
             tokio::try_join!(
-                pump(client, server, Side::Client, &last, epoch, &traffic.up),
-                pump(server, client, Side::Server, &last, epoch, &traffic.down),
+                pump(client, server, Side::Client, &last, epoch, &up_c),
+                pump(server, client, Side::Server, &last, epoch, &down_c),
             )
         } => r.map(|(up, down)| Transfer { up, down }),
         _ = watchdog(&last, epoch, limit) => Err(GatewayError::Idle { side, after: limit }),
     }
 }
 
-fn io_err(side: Side) -> impl Fn(io::Error) -> GatewayError {
+pub(crate) fn io_err(side: Side) -> impl Fn(io::Error) -> GatewayError {
     move |e| match side {
         Side::Client => GatewayError::ClientIo(e),
         _ => GatewayError::ServerIo(e),
@@ -73,13 +74,13 @@ fn io_err(side: Side) -> impl Fn(io::Error) -> GatewayError {
 }
 
 /// Copies `src` → `dst` until `src` ends, then half-closes `dst`.
-async fn pump(
+pub(crate) async fn pump(
     src: &TcpStream,
     dst: &TcpStream,
     src_side: Side,
     last: &AtomicU64,
     epoch: Instant,
-    count: &AtomicU64,
+    counters: &[&AtomicU64],
 ) -> Result<u64, GatewayError> {
     let dst_side = if src_side == Side::Client {
         Side::Server
@@ -107,7 +108,9 @@ async fn pump(
         write_all(dst, &buf[..n]).await.map_err(io_err(dst_side))?;
         drop(buf);
         last.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
-        count.fetch_add(n as u64, Ordering::Relaxed);
+        for c in counters {
+            c.fetch_add(n as u64, Ordering::Relaxed);
+        }
         total += n as u64;
     }
 }
@@ -127,7 +130,7 @@ pub async fn write_all(s: &TcpStream, mut b: &[u8]) -> io::Result<()> {
 }
 
 /// Resolves once nothing has moved for `limit`.
-async fn watchdog(last: &AtomicU64, epoch: Instant, limit: Duration) {
+pub(crate) async fn watchdog(last: &AtomicU64, epoch: Instant, limit: Duration) {
     loop {
         let deadline = epoch + Duration::from_millis(last.load(Ordering::Relaxed)) + limit;
         if Instant::now() >= deadline {

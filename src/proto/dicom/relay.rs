@@ -9,11 +9,8 @@
 //! The idle limit applies only while nothing moves: bytes in either direction keep both legs
 //! alive, so a long C-STORE never turns into an abort.
 
-use crate::bufpool::Buf;
 use crate::error::{GatewayError, Side};
-use crate::relay::{write_all, Idle, Traffic, Transfer};
-use std::io;
-use std::net::Shutdown;
+use crate::relay::{pump, watchdog, Idle, Traffic, Transfer};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -54,22 +51,10 @@ pub async fn relay(
     let epoch = Instant::now();
     let last = AtomicU64::new(0);
     let (up_n, down_n) = (AtomicU64::new(0), AtomicU64::new(0));
-    let up = pump(
-        client,
-        server,
-        Side::Client,
-        &last,
-        epoch,
-        [&traffic.up, &up_n],
-    );
-    let down = pump(
-        server,
-        client,
-        Side::Server,
-        &last,
-        epoch,
-        [&traffic.down, &down_n],
-    );
+    let up_counters = [&traffic.up, &up_n];
+    let down_counters = [&traffic.down, &down_n];
+    let up = pump(client, server, Side::Client, &last, epoch, &up_counters);
+    let down = pump(server, client, Side::Server, &last, epoch, &down_counters);
     tokio::pin!(up, down);
     let (limit, side) = if idle.client <= idle.server {
         (idle.client, Side::Client)
@@ -77,8 +62,8 @@ pub async fn relay(
         (idle.server, Side::Server)
     };
     let first = tokio::select! {
-        r = &mut up => r.map(|()| Closer::Client),
-        r = &mut down => r.map(|()| Closer::Server),
+        r = &mut up => r.map(|_| Closer::Client),
+        r = &mut down => r.map(|_| Closer::Server),
         _ = watchdog(&last, epoch, limit) => Err(GatewayError::Idle { side, after: limit }),
     };
     let result = match first {
@@ -90,7 +75,7 @@ pub async fn relay(
                 Closer::Server => tokio::time::timeout(grace, &mut up).await,
             };
             match rest {
-                Ok(Ok(())) => Ok(closer),
+                Ok(Ok(_)) => Ok(closer),
                 Ok(Err(e)) => Err(e),
                 Err(_) => {
                     tracing::debug!(
@@ -109,64 +94,6 @@ pub async fn relay(
         down: down_n.load(Ordering::Relaxed),
     };
     Ended { transfer, result }
-}
-
-fn io_err(side: Side) -> impl Fn(io::Error) -> GatewayError {
-    move |e| match side {
-        Side::Client => GatewayError::ClientIo(e),
-        _ => GatewayError::ServerIo(e),
-    }
-}
-
-/// Copies `src` → `dst` until `src` ends, then forwards the FIN to `dst`.
-async fn pump(
-    src: &TcpStream,
-    dst: &TcpStream,
-    src_side: Side,
-    last: &AtomicU64,
-    epoch: Instant,
-    counters: [&AtomicU64; 2],
-) -> Result<(), GatewayError> {
-    let dst_side = if src_side == Side::Client {
-        Side::Server
-    } else {
-        Side::Client
-    };
-    loop {
-        src.readable().await.map_err(io_err(src_side))?;
-        // A buffer is borrowed only while bytes are in flight (idle associations hold none).
-        let mut buf = Buf::get();
-        let n = match src.try_read(&mut buf) {
-            Ok(0) => {
-                if let Err(e) = socket2::SockRef::from(dst).shutdown(Shutdown::Write) {
-                    if e.kind() != io::ErrorKind::NotConnected {
-                        return Err(io_err(dst_side)(e));
-                    }
-                }
-                return Ok(());
-            }
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(io_err(src_side)(e)),
-        };
-        write_all(dst, &buf[..n]).await.map_err(io_err(dst_side))?;
-        drop(buf);
-        last.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
-        for c in counters {
-            c.fetch_add(n as u64, Ordering::Relaxed);
-        }
-    }
-}
-
-/// Resolves once nothing has moved for `limit`.
-async fn watchdog(last: &AtomicU64, epoch: Instant, limit: Duration) {
-    loop {
-        let deadline = epoch + Duration::from_millis(last.load(Ordering::Relaxed)) + limit;
-        if Instant::now() >= deadline {
-            return;
-        }
-        tokio::time::sleep_until(deadline).await;
-    }
 }
 
 #[cfg(test)]
