@@ -54,6 +54,15 @@ impl Service {
         &self.spec.name
     }
 
+    /// The pool for a request: the first matching route's, else the default pool (none when the
+    /// service has routes only and nothing matched).
+    pub fn route_pool(&self, key: &crate::route::RouteKey<'_>) -> Option<&Arc<Pool>> {
+        match crate::route::route(&self.spec.routes, key) {
+            Some(name) => self.pool_named(name),
+            None => self.pool.as_ref(),
+        }
+    }
+
     /// A pool by name (route targets are validated to exist).
     pub fn pool_named(&self, name: &str) -> Option<&Arc<Pool>> {
         self.pools.get(name)

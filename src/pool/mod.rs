@@ -22,6 +22,16 @@ pub struct PickKey {
     pub local_port: u16,
 }
 
+impl PickKey {
+    /// The key of a client `peer` that connected to `local`.
+    pub fn new(peer: SocketAddr, local: SocketAddr) -> Self {
+        PickKey {
+            client: peer.ip(),
+            local_port: local.port(),
+        }
+    }
+}
+
 /// A chosen server with its connection counted; dropping the lease counts it out, so no error
 /// path can leak a connection slot.
 #[derive(Debug)]

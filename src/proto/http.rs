@@ -232,10 +232,7 @@ async fn forward(
     body: Incoming,
 ) -> Result<Forwarded, (StatusCode, String)> {
     let opts = svc.connect_opts(peer, local);
-    let key = PickKey {
-        client: peer.ip(),
-        local_port: local.port(),
-    };
+    let key = PickKey::new(peer, local);
     // Bodiless GET/HEAD may be sent again when a pooled connection was found closed.
     let resendable = body.is_end_stream() && matches!(parts.method, Method::GET | Method::HEAD);
     let mut body = Some(body);

@@ -12,10 +12,7 @@ impl Handler for TcpHandler {
     fn handle(&self, conn: Conn) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             let svc = conn.service.clone();
-            let key = PickKey {
-                client: conn.peer.ip(),
-                local_port: conn.local.port(),
-            };
+            let key = PickKey::new(conn.peer, conn.local);
             let opts = svc.connect_opts(conn.peer, conn.local);
             let Some(pool) = &svc.pool else { return };
             let (server, lease) = match upstream::connect(pool, key, &opts).await {

@@ -192,10 +192,7 @@ async fn open_flow(
     epoch: Instant,
 ) -> Option<Flow> {
     let pool = svc.pool.as_ref()?;
-    let key = PickKey {
-        client: client.ip(),
-        local_port: local.port(),
-    };
+    let key = PickKey::new(client, local);
     let Some(lease) = pool.pick(&key, &[]) else {
         tracing::warn!(service = %svc.name(), pool = pool.name(), %client, "no server available; udp datagram dropped");
         return None;

@@ -7,17 +7,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN;
 use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
-use tokio::net::{TcpListener, TcpStream};
-
-pub async fn serve(l: TcpListener) {
-    loop {
-        let Ok((s, _)) = l.accept().await else {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            continue;
-        };
-        tokio::spawn(session(s));
-    }
-}
+use tokio::net::TcpStream;
 
 /// A request awaiting its data set before the answer.
 struct Pending {
@@ -25,7 +15,7 @@ struct Pending {
     cmd: InMemDicomObject,
 }
 
-async fn session(s: TcpStream) {
+pub async fn session(s: TcpStream) {
     let opts = dicom_ul::ServerAssociationOptions::new()
         .accept_any()
         .promiscuous(true)

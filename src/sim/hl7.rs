@@ -4,21 +4,10 @@
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use triage_hl7::{AckCode, MllpDecoder, MllpFrame};
 
-pub async fn serve(l: TcpListener) {
-    loop {
-        let Ok((s, _)) = l.accept().await else {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            continue;
-        };
-        let _ = s.set_nodelay(true);
-        tokio::spawn(session(s));
-    }
-}
-
-async fn session(mut s: TcpStream) {
+pub async fn session(mut s: TcpStream) {
     let mut dec = MllpDecoder::new(triage_hl7::DEFAULT_MAX_FRAME);
     let mut buf = BytesMut::with_capacity(4096);
     let mut n: u64 = 0;

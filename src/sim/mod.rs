@@ -7,7 +7,8 @@ mod hl7;
 mod xds;
 
 use crate::config::{SimulatorKind, SimulatorSpec};
-use tokio::net::TcpListener;
+use crate::health::BoxFuture;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 /// Whether this build has a simulator kind.
@@ -18,42 +19,37 @@ pub fn is_supported(kind: SimulatorKind) -> bool {
     )
 }
 
+/// One simulated peer connection.
+type Session = fn(TcpStream) -> BoxFuture<'static, ()>;
+
 /// Binds and starts a simulator; it runs until `stop` is cancelled.
 pub async fn start(
     spec: &SimulatorSpec,
     stop: CancellationToken,
 ) -> std::io::Result<std::net::SocketAddr> {
+    let session: Session = match spec.kind {
+        SimulatorKind::TcpEcho => |s| Box::pin(echo::session(s)),
+        SimulatorKind::Dicom => |s| Box::pin(dicom::session(s)),
+        SimulatorKind::Hl7 => |s| Box::pin(hl7::session(s)),
+        SimulatorKind::Xds => |s| Box::pin(xds::session(s)),
+    };
     let l = TcpListener::bind(spec.listen).await?;
     let addr = l.local_addr()?;
-    let name = spec.name.clone();
-    match spec.kind {
-        SimulatorKind::TcpEcho => {
-            tokio::spawn(async move {
-                tokio::select! { _ = stop.cancelled() => {}, _ = echo::serve(l) => {} }
-            });
-        }
-        SimulatorKind::Dicom => {
-            tokio::spawn(async move {
-                tokio::select! { _ = stop.cancelled() => {}, _ = dicom::serve(l) => {} }
-            });
-        }
-        SimulatorKind::Hl7 => {
-            tokio::spawn(async move {
-                tokio::select! { _ = stop.cancelled() => {}, _ = hl7::serve(l) => {} }
-            });
-        }
-        SimulatorKind::Xds => {
-            tokio::spawn(async move {
-                tokio::select! { _ = stop.cancelled() => {}, _ = xds::serve(l) => {} }
-            });
-        }
-        #[allow(unreachable_patterns)]
-        _ => {
-            return Err(std::io::Error::other(format!(
-                "simulator {name}: kind not supported by this build"
-            )));
-        }
-    }
-    tracing::info!(simulator = %name, kind = spec.kind.as_str(), %addr, "simulator listening");
+    tokio::spawn(async move {
+        tokio::select! { _ = stop.cancelled() => {}, _ = accept_each(l, session) => {} }
+    });
+    tracing::info!(simulator = %spec.name, kind = spec.kind.as_str(), %addr, "simulator listening");
     Ok(addr)
+}
+
+/// Accepts forever, one task per connection (a failed accept backs off briefly).
+async fn accept_each(l: TcpListener, session: Session) {
+    loop {
+        let Ok((s, _)) = l.accept().await else {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        let _ = s.set_nodelay(true);
+        tokio::spawn(session(s));
+    }
 }

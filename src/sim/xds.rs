@@ -10,25 +10,15 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
-use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 use triage_xds as xds;
 
-pub async fn serve(l: TcpListener) {
-    loop {
-        let Ok((s, _)) = l.accept().await else {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            continue;
-        };
-        tokio::spawn(async move {
-            let svc =
-                hyper::service::service_fn(
-                    |req| async move { Ok::<_, Infallible>(answer(req).await) },
-                );
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(s), svc)
-                .await;
-        });
-    }
+pub async fn session(s: TcpStream) {
+    let svc =
+        hyper::service::service_fn(|req| async move { Ok::<_, Infallible>(answer(req).await) });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(s), svc)
+        .await;
 }
 
 fn soap(status: StatusCode, ct: &str, body: impl Into<bytes::Bytes>) -> Response<ProxyBody> {

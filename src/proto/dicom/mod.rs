@@ -25,7 +25,7 @@ use super::{Conn, Handler, Refusal};
 use crate::health::BoxFuture;
 use crate::pool::PickKey;
 use crate::relay::write_all;
-use crate::route::{route, RouteKey};
+use crate::route::RouteKey;
 use crate::service::Service;
 use forward::{ClientEvent, Outcome};
 use pdu_io::{read_pdu, send_final, ReadError};
@@ -199,10 +199,7 @@ async fn serve(conn: Conn) {
         calling_ae: Some(calling),
         ..Default::default()
     };
-    let pool = match route(&svc.spec.routes, &key) {
-        Some(name) => svc.pool_named(name),
-        None => svc.pool.as_ref(),
-    };
+    let pool = svc.route_pool(&key);
     let Some(pool) = pool else {
         let rj = AssociateRj::called_ae_not_recognized();
         tracing::info!(calling_ae = calling, called_ae = called, contexts, reason = %rj, "no route for the called AE: rejected");
@@ -212,10 +209,7 @@ async fn serve(conn: Conn) {
     };
 
     let opts = svc.connect_opts(conn.peer, conn.local);
-    let pick = PickKey {
-        client: conn.peer.ip(),
-        local_port: conn.local.port(),
-    };
+    let pick = PickKey::new(conn.peer, conn.local);
     let (server, lease, ac) = match forward::forward(&client, pool, pick, &opts, &rq, artim(&svc))
         .await
     {

@@ -21,7 +21,7 @@ mod deliver;
 use super::{Conn, Handler, Refusal};
 use crate::health::BoxFuture;
 use crate::pool::PickKey;
-use crate::route::{route, RouteKey};
+use crate::route::RouteKey;
 use crate::service::Service;
 use crate::upstream::ConnectOpts;
 use backends::Backends;
@@ -124,10 +124,7 @@ async fn serve(conn: Conn, backends: Arc<Backends>) {
     let mut dec = MllpDecoder::new(max);
     let mut buf = BytesMut::with_capacity(4096);
     let mut junk = JunkWatch::default();
-    let key = PickKey {
-        client: conn.peer.ip(),
-        local_port: conn.local.port(),
-    };
+    let key = PickKey::new(conn.peer, conn.local);
     let opts = svc.connect_opts(conn.peer, conn.local);
     let mut eof = false;
     loop {
@@ -247,10 +244,7 @@ async fn handle_message(
         sending_facility: Some(&msh.sending_facility),
         ..Default::default()
     };
-    let pool = match route(&svc.spec.routes, &rkey) {
-        Some(name) => svc.pool_named(name),
-        None => svc.pool.as_ref(),
-    };
+    let pool = svc.route_pool(&rkey);
     let Some(pool) = pool else {
         tracing::warn!(control_id = %msh.control_id, message_type = %mtype, "no route for message type; AR NAK");
         count(svc, &mtype, "AR");

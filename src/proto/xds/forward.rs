@@ -78,10 +78,7 @@ pub async fn forward(
 ) -> Result<(Response<ProxyBody>, String), Failed> {
     let opts = svc.connect_opts(peer, local);
     let idle = svc.spec.server_timeout;
-    let key = PickKey {
-        client: peer.ip(),
-        local_port: local.port(),
-    };
+    let key = PickKey::new(peer, local);
     let mut attempts = Attempts::new(pool, key, opts.retries);
     let (mut parts, body) = req.into_parts();
     crate::httpfwd::strip_hop_by_hop(&mut parts.headers);

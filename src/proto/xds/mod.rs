@@ -23,7 +23,7 @@ use crate::health::BoxFuture;
 use crate::httpfwd::body::{ProxyBody, ReplayBody};
 use crate::httpfwd::client::HttpBackends;
 use crate::httpfwd::io::{IdleIo, Meter};
-use crate::route::{route, RouteKey};
+use crate::route::RouteKey;
 use crate::service::Service;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
@@ -215,19 +215,10 @@ async fn handle(
     // A Fault sent before the body was read closes the connection (the rest of the body would
     // otherwise be taken for the next request).
     let unread = req.body().unread();
-    let pool = match action {
-        Some(a) => match route(
-            &svc.spec.routes,
-            &RouteKey {
-                action: Some(a),
-                ..Default::default()
-            },
-        ) {
-            Some(name) => svc.pool_named(name),
-            None => svc.pool.as_ref(),
-        },
-        None => svc.pool.as_ref(),
-    };
+    let pool = svc.route_pool(&RouteKey {
+        action,
+        ..Default::default()
+    });
     let label = action_label(svc, action);
     let Some(pool) = pool else {
         tracing::warn!(
