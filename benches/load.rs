@@ -19,16 +19,20 @@
 //! ```
 //! Without `--bench` (as under `cargo test --benches`) it does nothing.
 
+#[path = "load/args.rs"]
+mod args;
 #[path = "load/procs.rs"]
 mod procs;
 #[path = "load/report.rs"]
 mod report;
+#[path = "load/tcp_proxies.rs"]
+mod tcp_proxies;
 #[path = "load/work.rs"]
 mod work;
 
-use procs::Proxy;
+type Proxy = procs::Proxy<Addrs>;
+use args::Args;
 use report::Figures;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use work::Addrs;
@@ -37,26 +41,6 @@ use work::Addrs;
 const PHASE_LIMIT: Duration = Duration::from_secs(120);
 /// How long a proxy may take to start listening (long enough for valgrind).
 const READY_LIMIT: Duration = Duration::from_secs(60);
-
-#[derive(Debug)]
-struct Args {
-    quick: bool,
-    triage: Option<PathBuf>,
-    haproxy: PathBuf,
-    rust_log: String,
-    /// Interleaved measuring rounds; the table shows medians.
-    rounds: usize,
-    /// Targets to measure (direct, haproxy, triage); empty = all.
-    only: Vec<String>,
-    /// Workloads to leave out (idle, short, pingpong, bulk).
-    skip: Vec<String>,
-}
-
-impl Args {
-    fn wants(&self, target: &str) -> bool {
-        self.only.is_empty() || self.only.iter().any(|t| t == target)
-    }
-}
 
 /// How much each workload does.
 #[derive(Clone, Copy, Debug)]
@@ -93,88 +77,10 @@ impl Sizes {
     }
 }
 
-const USAGE: &str =
-    "usage: cargo bench --bench load -- [--quick] [--triage PATH] [--haproxy PATH] \
-     [--rust-log FILTER] [--rounds N] [--only direct,haproxy,triage] [--skip idle,short,pingpong,bulk]";
-const TARGETS: [&str; 3] = ["direct", "haproxy", "triage"];
 const WORKLOADS: [&str; 4] = ["idle", "short", "pingpong", "bulk"];
 
-fn list(v: String, allowed: &[&str]) -> Result<Vec<String>, String> {
-    let items: Vec<String> = v.split(',').map(str::to_string).collect();
-    match items.iter().find(|i| !allowed.contains(&i.as_str())) {
-        Some(bad) => Err(format!(
-            "unknown name {bad:?} (one of {allowed:?})\n{USAGE}"
-        )),
-        None => Ok(items),
-    }
-}
-
-/// `None`: not asked to run (no `--bench`, as under `cargo test`).
-fn parse_args() -> Result<Option<Args>, String> {
-    let mut a = Args {
-        quick: false,
-        triage: None,
-        haproxy: PathBuf::from("haproxy"),
-        rust_log: "info".into(),
-        rounds: 0,
-        only: Vec::new(),
-        skip: Vec::new(),
-    };
-    let mut run = false;
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value\n{USAGE}"));
-        match arg.as_str() {
-            "--bench" => run = true,
-            "--quick" => a.quick = true,
-            "--triage" => a.triage = Some(value("--triage")?.into()),
-            "--haproxy" => a.haproxy = value("--haproxy")?.into(),
-            "--rust-log" => a.rust_log = value("--rust-log")?,
-            "--rounds" => {
-                a.rounds = value("--rounds")?
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or(format!("--rounds needs a number >= 1\n{USAGE}"))?
-            }
-            "--only" => a.only = list(value("--only")?, &TARGETS)?,
-            "--skip" => a.skip = list(value("--skip")?, &WORKLOADS)?,
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
-        }
-    }
-    if a.rounds == 0 {
-        a.rounds = if a.quick { 1 } else { 3 };
-    }
-    Ok(run.then_some(a))
-}
-
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            println!("load harness: not run (use `cargo bench --bench load`)");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Some(code) = procs::pin_self() {
-        return code;
-    }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("load: cannot build the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    rt.block_on(run(args))
+    args::main("load", &WORKLOADS, run)
 }
 
 async fn run(args: Args) -> ExitCode {
@@ -216,7 +122,7 @@ async fn run(args: Args) -> ExitCode {
             args.haproxy.display()
         ),
         Some(_) => {
-            let p = procs::spawn_haproxy(&args.haproxy, &dir, &back).map_err(|e| e.to_string());
+            let p = tcp_proxies::haproxy(&args.haproxy, &dir, &back).map_err(|e| e.to_string());
             targets.push(Target::new("haproxy", p.map(Some)));
         }
     }
@@ -225,7 +131,7 @@ async fn run(args: Args) -> ExitCode {
         Err(e) => println!("triage not measured: {e}"),
         Ok(bin) => {
             let p =
-                procs::spawn_triage(bin, &dir, &back, &args.rust_log).map_err(|e| e.to_string());
+                tcp_proxies::triage(bin, &dir, &back, &args.rust_log).map_err(|e| e.to_string());
             targets.push(Target::new("triage", p.map(Some)));
         }
     }

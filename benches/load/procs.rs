@@ -1,15 +1,19 @@
-//! The processes the harness runs and watches: pinning itself (a re-exec under `taskset -c 1`
+//! The processes the load harnesses run and watch: pinning itself (a re-exec under `taskset -c 1`
 //! with a raised descriptor limit), the proxies (HAProxy and triage, each with a config the
 //! harness writes, started under `taskset -c 0`, killed on drop), and what /proc says about
-//! them (CPU time, resident memory).
+//! them (CPU time, resident memory). Shared by every `benches/load*.rs` harness; what a
+//! harness's proxies front (`A`) and their configs are the harness's own.
 
-use crate::work::Addrs;
+// Shared by every harness; each uses a part of it.
+#![allow(dead_code)]
+
 use std::env;
 use std::fs;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Set in the re-executed harness: "1" when it runs pinned to core 1.
 const PINNED_ENV: &str = "TRIAGE_LOAD_PINNED";
@@ -53,23 +57,36 @@ pub fn pin_self() -> Option<ExitCode> {
     }
 }
 
-/// Whether proxies are to be pinned to core 0 (the harness runs on core 1).
+/// Whether the harness runs pinned (to core 1; proxies then go to [`proxy_core`]).
 pub fn pinned() -> bool {
     env::var(PINNED_ENV).is_ok_and(|v| v == "1")
 }
 
-/// A proxy child process, killed and reaped on drop.
+static PROXY_CORE: AtomicU8 = AtomicU8::new(0);
+
+/// Puts the proxies started from now on onto `core` (0 by default; 1 = share the harness's
+/// core, for latency "with client, proxy and backend on one core").
+pub fn set_proxy_core(core: u8) {
+    PROXY_CORE.store(core, Ordering::Relaxed);
+}
+
+/// The core proxies are pinned to when [`pinned`].
+pub fn proxy_core() -> u8 {
+    PROXY_CORE.load(Ordering::Relaxed)
+}
+
+/// A proxy child process, killed and reaped on drop; `A` names its frontends.
 #[derive(Debug)]
-pub struct Proxy {
+pub struct Proxy<A> {
     pub name: &'static str,
     pub pid: u32,
     /// The proxy's frontends, one per backend.
-    pub front: Addrs,
+    pub front: A,
     pub log: PathBuf,
     child: Child,
 }
 
-impl Proxy {
+impl<A> Proxy<A> {
     /// `None` while running; the exit status once it stopped.
     pub fn exited(&mut self) -> Option<String> {
         match self.child.try_wait() {
@@ -87,38 +104,31 @@ impl Proxy {
     }
 }
 
-impl Drop for Proxy {
+impl<A> Drop for Proxy<A> {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-fn free_addr() -> io::Result<SocketAddr> {
+/// A loopback address that was free a moment ago (for a proxy's frontend).
+pub fn free_addr() -> io::Result<SocketAddr> {
     TcpListener::bind("127.0.0.1:0")?.local_addr()
 }
 
-fn front_addrs() -> io::Result<Addrs> {
-    Ok(Addrs {
-        sink: free_addr()?,
-        resp: free_addr()?,
-        echo: free_addr()?,
-    })
-}
-
-fn spawn(
+fn spawn<A>(
     name: &'static str,
     program: &Path,
     args: &[&str],
     env: &[(&str, &str)],
-    front: Addrs,
+    front: A,
     dir: &Path,
-) -> io::Result<Proxy> {
+) -> io::Result<Proxy<A>> {
     let log = dir.join(format!("{name}.log"));
     let out = fs::File::create(&log)?;
     let mut cmd = if pinned() {
         let mut c = Command::new("taskset");
-        c.args(["-c", "0"]).arg(program);
+        c.args(["-c", &proxy_core().to_string()]).arg(program);
         c
     } else {
         Command::new(program)
@@ -148,39 +158,26 @@ pub fn haproxy_version(bin: &Path) -> Option<String> {
     s.lines().next().map(str::to_string)
 }
 
-/// HAProxy in TCP mode, one thread, in the foreground (`-db`), one `listen` per backend.
-pub fn spawn_haproxy(bin: &Path, dir: &Path, back: &Addrs) -> io::Result<Proxy> {
-    let front = front_addrs()?;
-    let mut cfg = String::from(
-        "global\n    nbthread 1\n    maxconn 5000\n\n\
-         defaults\n    mode tcp\n    timeout connect 4s\n    timeout client 1h\n    timeout server 1h\n",
-    );
-    for (name, f, b) in pairs(&front, back) {
-        cfg.push_str(&format!(
-            "\nlisten {name}\n    bind {f}\n    server s1 {b}\n"
-        ));
-    }
+/// The `global` section every harness gives HAProxy: one thread (as triage is measured on one
+/// core), room for the idle connections.
+pub const HAPROXY_GLOBAL: &str = "global\n    nbthread 1\n    maxconn 5000\n";
+
+/// HAProxy in the foreground (`-db`) with the config text `cfg` (written to `dir`).
+pub fn spawn_haproxy<A>(bin: &Path, dir: &Path, cfg: &str, front: A) -> io::Result<Proxy<A>> {
     let path = dir.join("haproxy.cfg");
     fs::write(&path, cfg)?;
     let p = path.to_string_lossy().into_owned();
     spawn("haproxy", bin, &["-db", "-f", &p], &[], front, dir)
 }
 
-/// triage with one `tcp` service and pool per backend, health checks off (`none`), logging at
-/// `rust_log` (its default, `info`, unless told otherwise).
-pub fn spawn_triage(bin: &Path, dir: &Path, back: &Addrs, rust_log: &str) -> io::Result<Proxy> {
-    let front = front_addrs()?;
-    let mut cfg = String::from(
-        "[defaults]\nconnect_timeout = \"4s\"\nclient_timeout = \"1h\"\nserver_timeout = \"1h\"\n\
-         drain_timeout = \"1s\"\nmax_connections = 5000\n",
-    );
-    for (name, f, b) in pairs(&front, back) {
-        cfg.push_str(&format!(
-            "\n[[service]]\nname = \"{name}\"\nlisten = [\"{f}\"]\nprotocol = \"tcp\"\npool = \"{name}\"\n\
-             \n[[pool]]\nname = \"{name}\"\nbalance = \"roundrobin\"\nhealth = {{ kind = \"none\" }}\n\
-             \n  [[pool.server]]\n  name = \"{name}1\"\n  address = \"{b}\"\n"
-        ));
-    }
+/// triage `run -c` with the config text `cfg` (written to `dir`), logging at `rust_log`.
+pub fn spawn_triage<A>(
+    bin: &Path,
+    dir: &Path,
+    cfg: &str,
+    front: A,
+    rust_log: &str,
+) -> io::Result<Proxy<A>> {
     let path = dir.join("triage.toml");
     fs::write(&path, cfg)?;
     let p = path.to_string_lossy().into_owned();
@@ -192,14 +189,6 @@ pub fn spawn_triage(bin: &Path, dir: &Path, back: &Addrs, rust_log: &str) -> io:
         front,
         dir,
     )
-}
-
-fn pairs(front: &Addrs, back: &Addrs) -> [(&'static str, SocketAddr, SocketAddr); 3] {
-    [
-        ("sink", front.sink, back.sink),
-        ("resp", front.resp, back.resp),
-        ("echo", front.echo, back.echo),
-    ]
 }
 
 /// The triage binary: `--triage PATH`, else `release/triage` next to this bench's target dir

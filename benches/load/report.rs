@@ -83,9 +83,12 @@ pub fn header(
     println!(
         "  pinning: {}",
         if crate::procs::pinned() {
-            "proxy on core 0, client + backends on core 1"
+            format!(
+                "proxy on core {}, client + backends on core 1",
+                crate::procs::proxy_core()
+            )
         } else {
-            "none"
+            "none".into()
         }
     );
     println!(

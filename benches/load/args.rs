@@ -1,0 +1,135 @@
+//! The command line every load harness takes (after `cargo bench --bench NAME --`), and the
+//! start every harness makes: parse, re-exec pinned, build the current-thread runtime.
+
+// Shared by every harness; each uses a part of it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// What a harness was asked to do.
+#[derive(Debug)]
+pub struct Args {
+    pub quick: bool,
+    pub triage: Option<PathBuf>,
+    pub haproxy: PathBuf,
+    pub rust_log: String,
+    /// Interleaved measuring rounds; the table shows medians.
+    pub rounds: usize,
+    /// Targets to measure (direct, haproxy, triage); empty = all.
+    pub only: Vec<String>,
+    /// Workloads to leave out (the harness's own names).
+    pub skip: Vec<String>,
+    /// `--one-core`: proxy, client and backends all on core 1 (latency at low load).
+    pub one_core: bool,
+}
+
+impl Args {
+    pub fn wants(&self, target: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|t| t == target)
+    }
+
+    pub fn runs(&self, workload: &str) -> bool {
+        !self.skip.iter().any(|s| s == workload)
+    }
+}
+
+const TARGETS: [&str; 3] = ["direct", "haproxy", "triage"];
+
+fn usage(bench: &str, workloads: &[&str]) -> String {
+    format!(
+        "usage: cargo bench --bench {bench} -- [--quick] [--triage PATH] [--haproxy PATH] \
+         [--rust-log FILTER] [--rounds N] [--one-core] [--only direct,haproxy,triage] [--skip {}]",
+        workloads.join(",")
+    )
+}
+
+fn list(v: String, allowed: &[&str], usage: &str) -> Result<Vec<String>, String> {
+    let items: Vec<String> = v.split(',').map(str::to_string).collect();
+    match items.iter().find(|i| !allowed.contains(&i.as_str())) {
+        Some(bad) => Err(format!(
+            "unknown name {bad:?} (one of {allowed:?})\n{usage}"
+        )),
+        None => Ok(items),
+    }
+}
+
+/// `Ok(None)`: not asked to run (no `--bench`, as under `cargo test --benches`).
+pub fn parse(bench: &str, workloads: &[&str]) -> Result<Option<Args>, String> {
+    let usage = usage(bench, workloads);
+    let mut a = Args {
+        quick: false,
+        triage: None,
+        haproxy: PathBuf::from("haproxy"),
+        rust_log: "info".into(),
+        rounds: 0,
+        only: Vec::new(),
+        skip: Vec::new(),
+        one_core: false,
+    };
+    let mut run = false;
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value\n{usage}"));
+        match arg.as_str() {
+            "--bench" => run = true,
+            "--quick" => a.quick = true,
+            "--one-core" => a.one_core = true,
+            "--triage" => a.triage = Some(value("--triage")?.into()),
+            "--haproxy" => a.haproxy = value("--haproxy")?.into(),
+            "--rust-log" => a.rust_log = value("--rust-log")?,
+            "--rounds" => {
+                a.rounds = value("--rounds")?
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(format!("--rounds needs a number >= 1\n{usage}"))?
+            }
+            "--only" => a.only = list(value("--only")?, &TARGETS, &usage)?,
+            "--skip" => a.skip = list(value("--skip")?, workloads, &usage)?,
+            "-h" | "--help" => return Err(usage),
+            other => return Err(format!("unknown argument {other:?}\n{usage}")),
+        }
+    }
+    if a.rounds == 0 {
+        a.rounds = if a.quick { 1 } else { 3 };
+    }
+    Ok(run.then_some(a))
+}
+
+/// Parses the arguments, re-executes pinned (see [`crate::procs::pin_self`]) and runs `body`
+/// on a current-thread runtime. The exit code of a harness run.
+pub fn main<F, Fut>(bench: &str, workloads: &[&str], body: F) -> ExitCode
+where
+    F: FnOnce(Args) -> Fut,
+    Fut: std::future::Future<Output = ExitCode>,
+{
+    let args = match parse(bench, workloads) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            println!("load harness {bench}: not run (use `cargo bench --bench {bench}`)");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(code) = crate::procs::pin_self() {
+        return code;
+    }
+    if args.one_core {
+        crate::procs::set_proxy_core(1);
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{bench}: cannot build the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(body(args))
+}
