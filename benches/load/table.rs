@@ -63,6 +63,18 @@ fn num(v: Option<f64>) -> String {
 }
 
 impl Table {
+    /// Adds the row `label` (empty) unless it exists: fixes the row order when the first
+    /// target measured has no value for it (e.g. direct has no proxy CPU).
+    pub fn declare(&mut self, label: &str, goal: Goal) {
+        if !self.rows.iter().any(|r| r.label == label) {
+            self.rows.push(Row {
+                label: label.to_string(),
+                goal,
+                vals: Default::default(),
+            });
+        }
+    }
+
     /// Records one round's value of `label` for target `target` (an index into [`TARGETS`]).
     pub fn record(&mut self, label: &str, goal: Goal, target: usize, v: f64) {
         let i = match self.rows.iter().position(|r| r.label == label) {
@@ -105,7 +117,9 @@ impl Table {
         let mut missed = 0;
         for r in &self.rows {
             let [d, h, t] = [&r.vals[0], &r.vals[1], &r.vals[2]].map(|v| median(v));
-            let ratio = t.zip(h.filter(|h| h.abs() > f64::EPSILON)).map(|(t, h)| t / h);
+            let ratio = t
+                .zip(h.filter(|h| h.abs() > f64::EPSILON))
+                .map(|(t, h)| t / h);
             let rs: Vec<f64> = r.vals[2]
                 .iter()
                 .zip(&r.vals[1])

@@ -1,0 +1,268 @@
+//! The XDS harness's clients (hyper HTTP/1.1, keep-alive, on the harness's runtime):
+//! `query`, N connections each sending ITI-18 SOAP 1.2 requests (the fixture
+//! `iti18-request.xml`) back to back; and `upload`, ITI-41 MTOM uploads on one connection,
+//! the body generated on the fly (the fixture's root part, one large `application/octet-stream`
+//! document part made of one reused chunk, the closing boundary) and sent with Content-Length.
+//! Neither carries the action in the Content-Type, so triage reads it from the envelope (plain
+//! or the MTOM root part), its harder path.
+
+use crate::xds_back::{BODY_BYTES, SUCCESS};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, SizeHint};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+const ITI18_REQUEST: &str = include_str!("../../fixtures/xds/iti18-request.xml");
+const ITI18_CT: &str = "application/soap+xml; charset=UTF-8";
+const MTOM: &str = include_str!("../../fixtures/xds/iti41-mtom.txt");
+const MTOM_CT: &str = include_str!("../../fixtures/xds/iti41-mtom.ct");
+const BOUNDARY: &str = "MIMEBoundary_4c1b2a7f0e9d";
+/// Size of the one chunk the document part is made of (each frame a slice of it).
+const CHUNK: usize = 256 * 1024;
+
+fn other(msg: impl Into<String>) -> io::Error {
+    io::Error::other(msg.into())
+}
+
+/// An ITI-41 MTOM body made on the fly: head (MIME root part and the document part's
+/// headers), `left` document bytes in slices of one chunk, tail (closing boundary).
+struct Upload {
+    head: Option<Bytes>,
+    chunk: Bytes,
+    left: u64,
+    tail: Option<Bytes>,
+    total: u64,
+}
+
+/// The fixture up to the content of its document part (whose headers are replaced), and the
+/// part's new headers.
+fn mtom_head() -> io::Result<Bytes> {
+    let second = format!("\r\n--{BOUNDARY}\r\n");
+    let at = MTOM
+        .find(&second)
+        .ok_or_else(|| other("iti41-mtom.txt: no second MIME part"))?;
+    let cid = MTOM[at..]
+        .find("Content-ID: ")
+        .map(|i| &MTOM[at + i + 12..])
+        .and_then(|s| s.split("\r\n").next())
+        .ok_or_else(|| other("iti41-mtom.txt: document part without Content-ID"))?;
+    let head = format!(
+        "{}{second}Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\
+         Content-ID: {cid}\r\n\r\n",
+        &MTOM[..at]
+    );
+    Ok(Bytes::from(head))
+}
+
+impl Upload {
+    fn new(doc_bytes: u64, chunk: &Bytes) -> io::Result<Self> {
+        let head = mtom_head()?;
+        let tail = Bytes::from(format!("\r\n--{BOUNDARY}--\r\n"));
+        Ok(Upload {
+            total: head.len() as u64 + doc_bytes + tail.len() as u64,
+            head: Some(head),
+            chunk: chunk.clone(),
+            left: doc_bytes,
+            tail: Some(tail),
+        })
+    }
+}
+
+impl Body for Upload {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Some(h) = self.head.take() {
+            return Poll::Ready(Some(Ok(Frame::data(h))));
+        }
+        if self.left > 0 {
+            let n = self.left.min(self.chunk.len() as u64) as usize;
+            self.left -= n as u64;
+            return Poll::Ready(Some(Ok(Frame::data(self.chunk.slice(..n)))));
+        }
+        Poll::Ready(self.tail.take().map(|t| Ok(Frame::data(t))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.head.is_none() && self.left == 0 && self.tail.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.total)
+    }
+}
+
+/// One keep-alive client connection.
+async fn connect<B>(addr: SocketAddr) -> io::Result<SendRequest<B>>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let s = TcpStream::connect(addr).await?;
+    s.set_nodelay(true)?;
+    let (sender, conn) = http1::handshake(TokioIo::new(s))
+        .await
+        .map_err(|e| other(format!("handshake: {e}")))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+fn request<B>(addr: SocketAddr, ct: &str, len: u64, body: B) -> io::Result<Request<B>> {
+    let mut r = Request::post("/xds/b");
+    let h = r
+        .headers_mut()
+        .ok_or_else(|| other("request builder failed"))?;
+    h.insert(
+        HOST,
+        HeaderValue::from_str(&addr.to_string()).map_err(|e| other(e.to_string()))?,
+    );
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(ct).map_err(|e| other(e.to_string()))?,
+    );
+    h.insert(BODY_BYTES, HeaderValue::from(len));
+    r.body(body).map_err(|e| other(e.to_string()))
+}
+
+/// Sends one request and reads the whole answer; an error unless it is 200 with Success.
+async fn exchange<B>(s: &mut SendRequest<B>, req: Request<B>) -> io::Result<()>
+where
+    B: Body + 'static,
+{
+    s.ready().await.map_err(|e| other(format!("ready: {e}")))?;
+    let resp = s
+        .send_request(req)
+        .await
+        .map_err(|e| other(format!("request: {e}")))?;
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| other(format!("response body: {e}")))?
+        .to_bytes();
+    let success = body.windows(SUCCESS.len()).any(|w| w == SUCCESS);
+    if status != StatusCode::OK || !success {
+        let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+        return Err(other(format!("HTTP {status}, not a Success: {text}")));
+    }
+    Ok(())
+}
+
+/// Result of the query workload.
+#[derive(Debug)]
+pub struct Queries {
+    pub elapsed: Duration,
+    /// Request times, sorted.
+    pub lat_ns: Vec<u64>,
+}
+
+impl Queries {
+    pub fn percentile_us(&self, p: f64) -> f64 {
+        if self.lat_ns.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((self.lat_ns.len() - 1) as f64 * p).round() as usize;
+        self.lat_ns[i] as f64 / 1000.0
+    }
+}
+
+/// `total` ITI-18 requests over `conns` keep-alive connections, each sending back to back.
+pub async fn query(addr: SocketAddr, conns: usize, total: usize) -> io::Result<Queries> {
+    let body = Bytes::from_static(ITI18_REQUEST.as_bytes());
+    let mut senders = Vec::with_capacity(conns);
+    for _ in 0..conns {
+        senders.push(connect::<http_body_util::Full<Bytes>>(addr).await?);
+    }
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for mut s in senders {
+        let (next, body) = (next.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(total / conns + 1);
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                let full = http_body_util::Full::new(body.clone());
+                let req = request(addr, ITI18_CT, body.len() as u64, full)?;
+                let t = Instant::now();
+                exchange(&mut s, req).await?;
+                lat.push(t.elapsed().as_nanos() as u64);
+            }
+            io::Result::Ok(lat)
+        }));
+    }
+    let mut lat_ns = Vec::with_capacity(total);
+    let mut first = None;
+    for t in tasks {
+        match t.await.map_err(|e| other(e.to_string()))? {
+            Ok(l) => lat_ns.extend(l),
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first {
+        return Err(e);
+    }
+    let elapsed = start.elapsed();
+    lat_ns.sort_unstable();
+    Ok(Queries { elapsed, lat_ns })
+}
+
+/// The MTOM Content-Type without its `action` parameter.
+fn mtom_ct() -> String {
+    MTOM_CT
+        .trim()
+        .split(';')
+        .filter(|p| !p.trim_start().starts_with("action="))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// `n` ITI-41 uploads of `doc_bytes` each, one after the other on one keep-alive connection.
+/// Returns the time taken and the body bytes sent.
+pub async fn upload(addr: SocketAddr, n: usize, doc_bytes: u64) -> io::Result<(Duration, u64)> {
+    let mut s = connect::<Upload>(addr).await?;
+    let chunk = Bytes::from(vec![0x5au8; CHUNK]);
+    let ct = mtom_ct();
+    let start = Instant::now();
+    let mut sent = 0;
+    for _ in 0..n {
+        let body = Upload::new(doc_bytes, &chunk)?;
+        let len = body.total;
+        exchange(&mut s, request(addr, &ct, len, body)?).await?;
+        sent += len;
+    }
+    Ok((start.elapsed(), sent))
+}
+
+/// Waits until `addr` accepts a connection (a proxy finished starting).
+pub async fn wait_ready(addr: SocketAddr, within: Duration) -> bool {
+    let end = Instant::now() + within;
+    while Instant::now() < end {
+        if TcpStream::connect(addr).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
