@@ -4,6 +4,8 @@
 //!   6-byte header (PS3.8 §9.3.1) before buffering any body.
 //! * [`parse_associate_rq`] / [`parse_associate_ac`] summarise association
 //!   PDUs (PS3.8 §9.3.2, §9.3.3) using `dicom-ul`.
+//! * [`summarize_associate_rq`] reads what forwarding needs (AE titles, context count) by
+//!   walking item headers only (PS3.8 §9.3.2).
 //! * [`rewrite_called_ae`] patches the Called-AE field in place.
 //! * [`AssociateRj`], [`encode_abort`], [`encode_release_rq`],
 //!   [`encode_release_rp`] build the control PDUs (PS3.8 §9.3.4-§9.3.8).
@@ -40,6 +42,7 @@ mod header;
 mod messages;
 mod pdata;
 mod reject;
+mod summary;
 mod uids;
 
 pub use accept::{
@@ -65,4 +68,5 @@ pub use messages::{
 };
 pub use pdata::{encode_pdata, parse_pdata, parse_pdata_bytes, Pdv};
 pub use reject::*;
+pub use summary::{summarize_associate_rq, RqSummary};
 pub use uids::*;

@@ -10,7 +10,7 @@
 //! abort or close. If it does either, or sends anything else, the attempt stops at once, the
 //! server (if it already has the request) gets an A-ABORT, and nothing more is tried.
 
-use super::pdu_io::read_pdu;
+use super::pdu_io::read_pdu_ahead;
 use crate::error::GatewayError;
 use crate::pool::{Lease, PickKey, Pool};
 use crate::relay::write_all;
@@ -86,13 +86,13 @@ pub async fn forward(
             continue;
         }
         let answer = tokio::select! {
-            r = read_pdu(&mut server, MAX_AC, artim) => r,
+            r = read_pdu_ahead(&mut server, MAX_AC, artim) => r,
             ev = client_event(client) => {
                 abort(&server).await;
                 return Outcome::ClientGone(ev);
             }
         };
-        let answer = match answer {
+        let (answer, after) = match answer {
             Ok(a) => a,
             Err(e) => {
                 attempts.failed(lease, server_err(format!("no association answer: {e}")));
@@ -101,10 +101,12 @@ pub async fn forward(
         };
         match answer.pdu_type {
             PduType::AssociateAc => {
-                let mut ac = answer.bytes.to_vec();
+                let mut ac = Vec::from(answer.bytes);
                 if rewritten {
                     restore_called_ae(&mut ac, rq);
                 }
+                // What the server sent right after its AC goes to the client right after it.
+                ac.extend_from_slice(&after);
                 return Outcome::Accepted { server, lease, ac };
             }
             PduType::AssociateRj => {

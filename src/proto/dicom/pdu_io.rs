@@ -56,6 +56,54 @@ async fn read_inner(s: &mut TcpStream, max: u32) -> Result<RawPdu, ReadError> {
     Ok(RawPdu::from_bytes(buf.into())?)
 }
 
+/// Bytes asked for by the first read of [`read_pdu_ahead`]: a whole A-ASSOCIATE-AC (about
+/// 4 KiB for 128 presentation contexts) usually comes in with it.
+const AHEAD: usize = 8 * 1024;
+
+/// Like [`read_pdu`], but header and body come in one read when they fit in [`AHEAD`] bytes
+/// (one system call per PDU instead of two). Bytes the peer sent after the PDU are returned
+/// too, untouched, for the caller to pass on. For a peer allowed to send on (a server after
+/// its A-ASSOCIATE-AC), not for one whose early bytes must stay in the socket.
+pub async fn read_pdu_ahead(
+    s: &mut TcpStream,
+    max: u32,
+    limit: Duration,
+) -> Result<(RawPdu, Vec<u8>), ReadError> {
+    match tokio::time::timeout(limit, ahead_inner(s, max)).await {
+        Ok(r) => r,
+        Err(_) => Err(ReadError::Timeout(limit)),
+    }
+}
+
+async fn ahead_inner(s: &mut TcpStream, max: u32) -> Result<(RawPdu, Vec<u8>), ReadError> {
+    let mut buf = vec![0u8; AHEAD];
+    let mut got = 0;
+    while got < PDU_HEADER_LEN {
+        match s.read(&mut buf[got..]).await? {
+            0 if got == 0 => return Err(ReadError::Closed),
+            0 => return Err(ReadError::Truncated(got)),
+            n => got += n,
+        }
+    }
+    let header = triage_dicom::peek_header(&buf[..got]).ok_or(ReadError::Truncated(got))?;
+    PduDecoder::new(max).check_header(&header)?;
+    let total = PDU_HEADER_LEN + header.length as usize;
+    let rest = if got > total {
+        buf[total..got].to_vec()
+    } else {
+        Vec::new()
+    };
+    // The cap was checked above: this allocates at most `max` more bytes.
+    buf.resize(total, 0);
+    while got < total {
+        match s.read(&mut buf[got..]).await? {
+            0 => return Err(ReadError::Truncated(got)),
+            n => got += n,
+        }
+    }
+    Ok((RawPdu::from_bytes(buf.into())?, rest))
+}
+
 /// Longest wait for the peer's close after a final A-ASSOCIATE-RJ or A-ABORT.
 const MAX_LINGER: Duration = Duration::from_secs(5);
 
@@ -70,11 +118,13 @@ pub async fn send_final(s: &TcpStream, pdu: &[u8], artim: Duration) {
     }
     let _ = socket2::SockRef::from(s).shutdown(std::net::Shutdown::Write);
     let drain = async {
-        let mut buf = [0u8; 4096];
         loop {
             if s.readable().await.is_err() {
                 return;
             }
+            // Not held across the await: the buffer stays on the stack, out of the future
+            // (which every association's task would otherwise carry while it is open).
+            let mut buf = [0u8; 4096];
             match s.try_read(&mut buf) {
                 Ok(0) => return,
                 Ok(_) => {}
@@ -84,4 +134,62 @@ pub async fn send_final(s: &TcpStream, pdu: &[u8], artim: Duration) {
         }
     };
     let _ = tokio::time::timeout(artim.min(MAX_LINGER), drain).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    const AC: &[u8] = include_bytes!("../../../fixtures/dicom/storescp_echo_associate_ac.bin");
+    const RP: &[u8] = include_bytes!("../../../fixtures/dicom/storescp_release_rp.bin");
+
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (b, _) = l.accept().await.unwrap();
+        (a, b)
+    }
+
+    #[tokio::test]
+    async fn read_ahead_returns_the_pdu_and_what_followed_it() {
+        let (mut tx, mut rx) = pair().await;
+        let mut wire = AC.to_vec();
+        wire.extend_from_slice(RP);
+        tx.write_all(&wire).await.unwrap();
+        let limit = Duration::from_secs(5);
+        let (pdu, rest) = read_pdu_ahead(&mut rx, 1 << 20, limit).await.unwrap();
+        assert_eq!(&pdu.bytes[..], AC);
+        // The read may return before the RP is in; then it is still in the socket.
+        let mut tail = rest;
+        while tail.len() < RP.len() {
+            let mut b = [0u8; 64];
+            let n = rx.read(&mut b).await.unwrap();
+            assert!(n > 0, "RP lost");
+            tail.extend_from_slice(&b[..n]);
+        }
+        assert_eq!(tail, RP);
+    }
+
+    #[tokio::test]
+    async fn read_ahead_assembles_a_pdu_sent_in_pieces_and_checks_the_cap() {
+        let (mut tx, mut rx) = pair().await;
+        let limit = Duration::from_secs(5);
+        let sender = tokio::spawn(async move {
+            for piece in AC.chunks(5) {
+                tx.write_all(piece).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            tx
+        });
+        let (pdu, rest) = read_pdu_ahead(&mut rx, 1 << 20, limit).await.unwrap();
+        assert_eq!(&pdu.bytes[..], AC);
+        assert!(rest.is_empty());
+        let mut tx = sender.await.unwrap();
+        tx.write_all(AC).await.unwrap();
+        let e = read_pdu_ahead(&mut rx, 16, limit).await.unwrap_err();
+        assert!(matches!(e, ReadError::Invalid(_)), "{e:?}");
+        drop(tx);
+    }
 }

@@ -21,9 +21,16 @@ fn check_command(data: &[u8]) {
 }
 
 fn check_rq(b: &[u8]) {
+    let walked = summarize_associate_rq(b);
     let Ok(info) = parse_associate_rq(b) else {
         return;
     };
+    // What the gateway routes on (the item walk) agrees with the full parse.
+    if let Ok(walked) = walked {
+        assert_eq!(walked.called_ae, info.called_ae);
+        assert_eq!(walked.calling_ae, info.calling_ae);
+        assert_eq!(walked.presentation_contexts, info.presentation_contexts);
+    }
     // In-place rewrite keeps every other byte and is reversible.
     let mut m = b.to_vec();
     rewrite_called_ae(&mut m, "FUZZ_TARGET_AE").expect("rewrite on a parsed RQ");
