@@ -4,10 +4,13 @@
 //! cannot hold a message forever either.
 
 use bytes::{Bytes, BytesMut};
+use std::future::Future;
 use std::mem::MaybeUninit;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 use triage_hl7::{MllpDecoder, MllpFrame};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,12 +40,42 @@ impl ExchangeError {
     }
 }
 
+/// Runs `f` for at most `wait`, like [`tokio::time::timeout`] (`None`: time ran out), on a
+/// timer kept by the caller: re-arming a registered timer to a later deadline does not touch
+/// the runtime's timer wheel, creating and dropping one per message does.
+pub async fn within<F: Future>(
+    timer: &mut Pin<Box<Sleep>>,
+    wait: Duration,
+    f: F,
+) -> Option<F::Output> {
+    let now = tokio::time::Instant::now();
+    // As tokio::time::timeout does for a duration too large to add: about 30 years.
+    let deadline = now
+        .checked_add(wait)
+        .unwrap_or_else(|| now + Duration::from_secs(86400 * 365 * 30));
+    timer.as_mut().reset(deadline);
+    tokio::select! {
+        biased;
+        v = f => Some(v),
+        _ = timer.as_mut() => None,
+    }
+}
+
+/// A timer for [`within`] (armed far ahead; [`within`] sets the real deadline).
+pub fn timer() -> Pin<Box<Sleep>> {
+    Box::pin(tokio::time::sleep(Duration::from_secs(86400)))
+}
+
 /// A framed connection to one server.
 #[derive(Debug)]
 pub struct MllpConn {
     pub stream: TcpStream,
     buf: BytesMut,
     dec: MllpDecoder,
+    /// The framed message being sent (kept to reuse its allocation).
+    out: BytesMut,
+    /// The acknowledgement timeout of [`MllpConn::exchange`], re-armed for each message.
+    timer: Pin<Box<Sleep>>,
 }
 
 impl MllpConn {
@@ -51,7 +84,15 @@ impl MllpConn {
             stream,
             buf: BytesMut::with_capacity(4096),
             dec: MllpDecoder::new(max_frame),
+            out: BytesMut::new(),
+            timer: timer(),
         }
+    }
+
+    /// Whether nothing beyond the last answer is buffered (no system call: what is still in
+    /// the socket is for [`MllpConn::reusable`] to find).
+    pub fn clean(&self) -> bool {
+        self.buf.is_empty() && self.dec.pending_junk() == 0
     }
 
     /// Whether the connection still looks usable for another message: nothing buffered, and
@@ -59,7 +100,7 @@ impl MllpConn {
     /// error pending. Asks the kernel with a non-blocking `MSG_PEEK` (consumes nothing and does
     /// not depend on the runtime having seen the readiness event yet).
     pub fn reusable(&self) -> bool {
-        if !self.buf.is_empty() || self.dec.pending_junk() > 0 {
+        if !self.clean() {
             return false;
         }
         let mut b = [MaybeUninit::<u8>::uninit(); 1];
@@ -75,49 +116,55 @@ impl MllpConn {
         payload: &[u8],
         timeout: Duration,
     ) -> Result<Bytes, ExchangeError> {
-        let mut framed = BytesMut::with_capacity(payload.len() + 3);
-        triage_hl7::encode(payload, &mut framed);
+        let Self {
+            stream,
+            buf,
+            dec,
+            out,
+            timer,
+        } = self;
+        out.clear();
+        out.reserve(payload.len() + 3);
+        triage_hl7::encode(payload, out);
         let work = async {
-            self.stream
-                .write_all(&framed)
-                .await
-                .map_err(ExchangeError::Write)?;
-            self.read_message().await
+            stream.write_all(out).await.map_err(ExchangeError::Write)?;
+            read_message(stream, buf, dec).await
         };
-        match tokio::time::timeout(timeout, work).await {
-            Ok(r) => r,
-            Err(_) => Err(ExchangeError::Timeout(timeout)),
+        match within(timer, timeout, work).await {
+            Some(r) => r,
+            None => Err(ExchangeError::Timeout(timeout)),
         }
     }
 
     /// Reads the next HL7 payload.
     pub async fn read_message(&mut self) -> Result<Bytes, ExchangeError> {
-        loop {
-            match self
-                .dec
-                .decode(&mut self.buf)
-                .map_err(ExchangeError::Framing)?
-            {
-                Some(item) => match item.frame {
-                    MllpFrame::Message(p) => return Ok(p),
-                    MllpFrame::CommitAck => continue,
-                    MllpFrame::CommitNak => return Err(ExchangeError::CommitNak),
-                },
-                None => {
-                    self.buf.reserve(4096);
-                    let n = self
-                        .stream
-                        .read_buf(&mut self.buf)
-                        .await
-                        .map_err(ExchangeError::Read)?;
-                    if n == 0 {
-                        if let Ok(Some(item)) = self.dec.decode_eof(&mut self.buf) {
-                            if let MllpFrame::Message(p) = item.frame {
-                                return Ok(p);
-                            }
+        read_message(&mut self.stream, &mut self.buf, &mut self.dec).await
+    }
+}
+
+/// Reads the next HL7 payload from `stream` (`buf` and `dec`: the connection's).
+async fn read_message(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    dec: &mut MllpDecoder,
+) -> Result<Bytes, ExchangeError> {
+    loop {
+        match dec.decode(buf).map_err(ExchangeError::Framing)? {
+            Some(item) => match item.frame {
+                MllpFrame::Message(p) => return Ok(p),
+                MllpFrame::CommitAck => continue,
+                MllpFrame::CommitNak => return Err(ExchangeError::CommitNak),
+            },
+            None => {
+                buf.reserve(4096);
+                let n = stream.read_buf(buf).await.map_err(ExchangeError::Read)?;
+                if n == 0 {
+                    if let Ok(Some(item)) = dec.decode_eof(buf) {
+                        if let MllpFrame::Message(p) = item.frame {
+                            return Ok(p);
                         }
-                        return Err(ExchangeError::Closed);
                     }
+                    return Err(ExchangeError::Closed);
                 }
             }
         }

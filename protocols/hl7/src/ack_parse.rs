@@ -10,7 +10,7 @@
 
 use crate::ack::AckCode;
 use crate::delims::show;
-use crate::msh::{parse_msh_lenient, Msh, MshError};
+use crate::msh::{msh_line, parse_msh_lenient, Msh, MshError};
 use crate::segments::{fields, segments};
 
 /// The MSA segment of an acknowledgement.
@@ -29,12 +29,26 @@ pub struct Msa {
 /// MSA-1 must be a table 0008 code.
 pub fn parse_ack(payload: &[u8]) -> Result<(Msh, Msa), MshError> {
     let msh = parse_msh_lenient(payload)?;
-    let mut msa_id = b"MSA".to_vec();
-    msa_id.push(msh.field_sep);
+    let msa = msa(payload, msh.field_sep)?;
+    Ok((msh, msa))
+}
+
+/// Like [`parse_ack`] (same checks of the header, same errors) but returns only the MSA,
+/// without copying the header fields out: what the gateway needs for every ACK it relays.
+pub fn parse_msa(payload: &[u8]) -> Result<Msa, MshError> {
+    let (_, d, _) = msh_line(payload)?;
+    msa(payload, d.field)
+}
+
+/// The first MSA segment of `payload`, whose fields are separated by `field_sep`.
+fn msa(payload: &[u8], field_sep: u8) -> Result<Msa, MshError> {
     let seg = segments(payload)
-        .find(|s| s.starts_with(&msa_id) || *s == b"MSA")
+        .find(|s| {
+            s.strip_prefix(b"MSA")
+                .is_some_and(|r| r.is_empty() || r[0] == field_sep)
+        })
         .ok_or(MshError::MissingMsa)?;
-    let mut f = fields(seg, msh.field_sep).skip(1);
+    let mut f = fields(seg, field_sep).skip(1);
     let raw_code = f.next().unwrap_or_default();
     let code = std::str::from_utf8(raw_code)
         .ok()
@@ -45,14 +59,11 @@ pub fn parse_ack(payload: &[u8]) -> Result<(Msh, Msa), MshError> {
     let text = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
     let control_id = text(f.next());
     let msg = text(f.next());
-    Ok((
-        msh,
-        Msa {
-            code,
-            control_id,
-            text: Some(msg).filter(|s| !s.is_empty()),
-        },
-    ))
+    Ok(Msa {
+        code,
+        control_id,
+        text: Some(msg).filter(|s| !s.is_empty()),
+    })
 }
 
 #[cfg(test)]
@@ -67,6 +78,33 @@ mod tests {
         assert_eq!(msa.code, AckCode::AE);
         assert_eq!(msa.control_id, "42");
         assert_eq!(msa.text.as_deref(), Some("oops"));
+    }
+
+    #[test]
+    fn parse_msa_agrees_with_parse_ack() {
+        for p in [
+            &b"MSH|^~\\&|B|F|A|G|1||ACK^A01^ACK|9|P|2.5.1\rMSA|AA|42\r"[..],
+            b"MSH#$*!%#B\nMSAX|1\nMSA#CA#7#fine\n",
+            b"MSH|^~\\&|B|F\rPID|1\r",
+            b"MSH|^~\\&|B|F\rMSA|XX|1\r",
+            b"MSH|^~\\&|\xff|F\rMSA|AA|1\r",
+            b"MSH|^~|\rMSA|AA|1\r",
+            b"PID|1\rMSA|AA|1\r",
+            b"MSH|^~\\&\rMSA\r",
+        ] {
+            assert_eq!(
+                parse_msa(p),
+                parse_ack(p).map(|(_, msa)| msa),
+                "{}",
+                p.escape_ascii()
+            );
+        }
+        assert_eq!(
+            parse_msa(b"MSH#$*!%#B\nMSAX|1\nMSA#CA#7#fine\n")
+                .unwrap()
+                .control_id,
+            "7"
+        );
     }
 
     #[test]

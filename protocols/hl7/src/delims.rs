@@ -81,12 +81,13 @@ impl Delimiters {
                 "MSH-2 holds a control, non-ASCII or alphanumeric character",
             ));
         }
-        let mut all = vec![field];
-        all.extend_from_slice(enc);
-        let mut sorted = all.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        if sorted.len() != all.len() {
+        // At most 6 bytes: compare every pair (no allocation, this runs for every message).
+        let all = &line[3..4 + enc_len];
+        let distinct = all
+            .iter()
+            .enumerate()
+            .all(|(i, b)| !all[i + 1..].contains(b));
+        if !distinct {
             return Err(bad("MSH-1/MSH-2 delimiters are not all distinct"));
         }
         Ok((

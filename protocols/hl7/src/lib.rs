@@ -3,7 +3,8 @@
 //! * [`mllp`]: MLLP framing (HL7 v2 Transport Specification: MLLP release 1
 //!   and 2), `0x0B payload 0x1C 0x0D`, with junk skipping, a frame-size cap and
 //!   release-2 commit acknowledgements.
-//! * [`msh`]: reads the message header (HL7 v2.5.1 §2.14.9) from a payload.
+//! * [`msh`]: reads the message header (HL7 v2.5.1 §2.14.9) from a payload;
+//!   [`msh_fields`] borrows the few fields routing needs.
 //! * [`ack`]: builds ACK/NAK payloads (HL7 v2.5.1 §2.9.2, §2.14.8 MSA,
 //!   §2.14.5 ERR) and [`ack_parse`] reads those coming back from a backend.
 //! * [`glob`]: `*`/`?` matching for `message_type = "ADT^A*"` routes.
@@ -20,6 +21,7 @@ pub mod escape;
 pub mod glob;
 pub mod mllp;
 pub mod msh;
+pub mod msh_fields;
 pub mod segments;
 pub mod test_message;
 pub mod ts;
@@ -29,11 +31,12 @@ pub use ack::{
     build_ack, build_ack_at, build_nak_without_msh, build_nak_without_msh_at, AckCode, AckError,
     ErrorCode,
 };
-pub use ack_parse::{parse_ack, Msa};
+pub use ack_parse::{parse_ack, parse_msa, Msa};
 pub use delims::Delimiters;
 pub use glob::glob_match;
 pub use mllp::{encode, encode_commit, MllpDecoder, MllpError, MllpFrame, MllpItem};
 pub use msh::{parse_msh, parse_msh_lenient, salvage_control_id, Msh, MshError, MAX_MSH_LEN};
+pub use msh_fields::{parse_msh_fields, MshFields};
 pub use test_message::{build_test_message, build_test_message_at};
 pub use ts::hl7_timestamp;
 

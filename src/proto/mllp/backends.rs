@@ -1,5 +1,6 @@
 //! Pooled MLLP connections to servers. A connection goes back to the pool only after a clean
-//! exchange (its ACK matched, nothing else pending); one that failed is dropped, so a late ACK
+//! exchange (its ACK matched, nothing else buffered); one that failed is dropped, and one with
+//! unread bytes, an EOF or an error pending on its socket is never taken again, so a late ACK
 //! can never be matched to the next message. Idle connections are closed after the service's
 //! server timeout by a reaper task (which also drops those the server closed meanwhile), and
 //! checked once more when taken.
@@ -61,9 +62,11 @@ impl Backends {
     }
 
     /// Returns a connection after a clean exchange; it is closed if still idle after
-    /// `max_idle`. Starts the reaper if needed (must run inside a tokio runtime).
+    /// `max_idle`. Starts the reaper if needed (must run inside a tokio runtime). Only what
+    /// is buffered is checked here; the socket itself is checked by [`Backends::take`] (and
+    /// the reaper), one system call per message rather than two.
     pub fn put(self: &Arc<Self>, key: BackendKey, conn: MllpConn, max_idle: Duration) {
-        if max_idle.is_zero() || !conn.reusable() {
+        if max_idle.is_zero() || !conn.clean() {
             return;
         }
         let Ok(mut st) = self.state.lock() else {

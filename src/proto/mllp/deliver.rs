@@ -24,7 +24,7 @@ use crate::upstream::{self, Attempts, ConnectOpts};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
-use triage_hl7::{self as codec, AckCode, Msh};
+use triage_hl7::{self as codec, AckCode, MshFields};
 
 /// What a server's acknowledgement looked like.
 #[derive(Debug)]
@@ -55,7 +55,7 @@ pub async fn deliver(
     opts: &ConnectOpts,
     limits: Limits,
     payload: &[u8],
-    msh: &Msh,
+    msh: &MshFields<'_>,
 ) -> (Result<Delivered, String>, u32) {
     let mut sends = 0u32;
     let mut attempts = Attempts::new(pool, key, opts.retries);
@@ -70,8 +70,8 @@ pub async fn deliver(
         .await
         {
             Ok((ack, code, conn)) => {
-                let app_ack_may_follow = code.is_commit()
-                    && msh.application_ack_type.as_deref().map(str::trim) != Some("NE");
+                let app_ack_may_follow =
+                    code.is_commit() && msh.application_ack_type.map(str::trim) != Some("NE");
                 if !app_ack_may_follow {
                     backends.put(bkey, conn, limits.idle);
                 }
@@ -98,7 +98,7 @@ async fn try_server(
     opts: &ConnectOpts,
     limits: Limits,
     payload: &[u8],
-    msh: &Msh,
+    msh: &MshFields<'_>,
     sends: &mut u32,
 ) -> Result<(Bytes, AckCode, MllpConn), GatewayError> {
     let mut pooled = backends.take(bkey);
@@ -115,11 +115,11 @@ async fn try_server(
                 continue;
             }
             Err(e) => e.to_string(),
-            Ok(ack) => match codec::parse_ack(&ack) {
-                Ok((_, msa)) if msa.control_id == msh.control_id => {
+            Ok(ack) => match codec::parse_msa(&ack) {
+                Ok(msa) if msa.control_id == msh.control_id => {
                     return Ok((ack, msa.code, conn));
                 }
-                Ok((_, msa)) => format!(
+                Ok(msa) => format!(
                     "ACK for MSA-2 {:?} does not match MSH-10 {:?}",
                     msa.control_id, msh.control_id
                 ),

@@ -17,9 +17,11 @@
 
 mod backends;
 mod deliver;
+mod meters;
 
 use super::{Conn, Handler, Refusal};
 use crate::health::BoxFuture;
+use crate::hl7::conn::within;
 use crate::pool::PickKey;
 use crate::route::RouteKey;
 use crate::service::Service;
@@ -27,6 +29,7 @@ use crate::upstream::ConnectOpts;
 use backends::Backends;
 use bytes::{Bytes, BytesMut};
 use deliver::{deliver, Limits};
+use meters::Meters;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -78,9 +81,19 @@ fn nak_without_msh(code: ErrorCode, reason: &str, acked: &str) -> Vec<u8> {
 }
 
 async fn send_frame(s: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
-    let mut out = BytesMut::with_capacity(payload.len() + 3);
-    codec::encode(payload, &mut out);
-    s.write_all(&out).await
+    send_frame_with(s, &mut BytesMut::new(), payload).await
+}
+
+/// [`send_frame`] framing into `out` (a connection's buffer, reused for every answer).
+async fn send_frame_with(
+    s: &mut TcpStream,
+    out: &mut BytesMut,
+    payload: &[u8],
+) -> std::io::Result<()> {
+    out.clear();
+    out.reserve(payload.len() + 3);
+    codec::encode(payload, out);
+    s.write_all(out).await
 }
 
 /// Tracks bytes outside MLLP frames ahead of the decoder, which skips them silently.
@@ -123,6 +136,9 @@ async fn serve(conn: Conn, backends: Arc<Backends>) {
     let max = max_frame(&svc);
     let mut dec = MllpDecoder::new(max);
     let mut buf = BytesMut::with_capacity(4096);
+    let mut out = BytesMut::new();
+    let mut timer = crate::hl7::conn::timer();
+    let mut meters = Meters::new(svc.name());
     let mut junk = JunkWatch::default();
     let key = PickKey::new(conn.peer, conn.local);
     let opts = svc.connect_opts(conn.peer, conn.local);
@@ -150,17 +166,17 @@ async fn serve(conn: Conn, backends: Arc<Backends>) {
                 } else {
                     svc.spec.client_timeout
                 };
-                match tokio::time::timeout(wait, client.read_buf(&mut buf)).await {
-                    Ok(Ok(0)) => eof = true,
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => return tracing::debug!(error = %e, "client read failed"),
-                    Err(_) if waiting_junk => {
+                match within(&mut timer, wait, client.read_buf(&mut buf)).await {
+                    Some(Ok(0)) => eof = true,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return tracing::debug!(error = %e, "client read failed"),
+                    None if waiting_junk => {
                         junk.text = false;
                         if answer_junk(&svc, &mut client, &dec).await.is_err() {
                             return;
                         }
                     }
-                    Err(_) => return tracing::info!("client idle timeout; closing"),
+                    None => return tracing::info!("client idle timeout; closing"),
                 }
                 continue;
             }
@@ -185,8 +201,11 @@ async fn serve(conn: Conn, backends: Arc<Backends>) {
         let MllpFrame::Message(payload) = item.frame else {
             continue;
         };
-        let answer = handle_message(&svc, &backends, key, &opts, payload).await;
-        if send_frame(&mut client, &answer).await.is_err() {
+        let answer = handle_message(&svc, &backends, &mut meters, key, &opts, payload).await;
+        if send_frame_with(&mut client, &mut out, &answer)
+            .await
+            .is_err()
+        {
             return;
         }
     }
@@ -215,15 +234,17 @@ async fn answer_junk(
     .await
 }
 
-/// Delivers one message and returns the payload to send back (the server's ACK or our NAK).
+/// Delivers one message and returns the payload to send back (the server's ACK, unchanged and
+/// not copied, or our NAK).
 async fn handle_message(
     svc: &Service,
     backends: &Arc<Backends>,
+    meters: &mut Meters,
     key: PickKey,
     opts: &ConnectOpts,
     payload: Bytes,
-) -> Vec<u8> {
-    let msh = match codec::parse_msh(&payload) {
+) -> Bytes {
+    let msh = match codec::parse_msh_fields(&payload) {
         Ok(m) => m,
         Err(e) => {
             let control = codec::salvage_control_id(&payload).unwrap_or_default();
@@ -232,16 +253,16 @@ async fn handle_message(
             return match e.partial_msh() {
                 Some(m) => {
                     let err = AckError::new(e.error_code(), e.to_string());
-                    codec::build_ack_at(m, AckCode::AR, &nak_id(), Some(&err), &now_ts())
+                    codec::build_ack_at(m, AckCode::AR, &nak_id(), Some(&err), &now_ts()).into()
                 }
-                None => nak_without_msh(e.error_code(), &e.to_string(), &control),
+                None => nak_without_msh(e.error_code(), &e.to_string(), &control).into(),
             };
         }
     };
     let mtype = msh.message_type_full();
     let rkey = RouteKey {
         message_type: Some(&mtype),
-        sending_facility: Some(&msh.sending_facility),
+        sending_facility: Some(msh.sending_facility),
         ..Default::default()
     };
     let pool = svc.route_pool(&rkey);
@@ -252,7 +273,7 @@ async fn handle_message(
             ErrorCode::UnsupportedMessageType,
             format!("no route for {mtype}"),
         );
-        return codec::build_ack_at(&msh, AckCode::AR, &nak_id(), Some(&err), &now_ts());
+        return nak_for(&payload, AckCode::AR, &err);
     };
     let limits = Limits {
         ack_timeout: svc.spec.handshake_timeout.unwrap_or(DEFAULT_ACK_TIMEOUT),
@@ -262,30 +283,37 @@ async fn handle_message(
     let start = Instant::now();
     let (outcome, redeliveries) = deliver(backends, pool, key, opts, limits, &payload, &msh).await;
     crate::hl7::stats::add_redeliveries(svc.name(), u64::from(redeliveries));
-    let m = crate::metrics::global();
-    let labels = crate::metrics::ServiceLabels {
-        service: svc.name().to_string(),
-    };
     if redeliveries > 0 {
-        m.hl7_redeliveries
+        let labels = crate::metrics::ServiceLabels {
+            service: svc.name().to_string(),
+        };
+        crate::metrics::global()
+            .hl7_redeliveries
             .get_or_create(&labels)
             .inc_by(u64::from(redeliveries));
     }
-    m.hl7_ack_seconds
-        .get_or_create(&labels)
-        .observe(start.elapsed().as_secs_f64());
+    meters.ack_seconds(start.elapsed().as_secs_f64());
     match outcome {
         Ok(d) => {
             tracing::info!(control_id = %msh.control_id, message_type = %mtype, bytes = payload.len(), server = %d.server, ack = %d.code, redeliveries, ms = start.elapsed().as_millis() as u64, "message acknowledged");
-            count(svc, &mtype, d.code.as_str());
-            d.ack.to_vec()
+            meters.count(&mtype, d.code.as_str());
+            d.ack
         }
         Err(reason) => {
             tracing::warn!(control_id = %msh.control_id, message_type = %mtype, redeliveries, reason = %reason, "no server acknowledged; AE NAK");
-            count(svc, &mtype, "AE");
+            meters.count(&mtype, "AE");
             let err = AckError::new(ErrorCode::ApplicationInternalError, reason);
-            codec::build_ack_at(&msh, AckCode::AE, &nak_id(), Some(&err), &now_ts())
+            nak_for(&payload, AckCode::AE, &err)
         }
+    }
+}
+
+/// A NAK addressed from the header of `payload` (whose [`codec::parse_msh_fields`] succeeded,
+/// so the full read does too).
+fn nak_for(payload: &[u8], code: AckCode, err: &AckError) -> Bytes {
+    match codec::parse_msh(payload) {
+        Ok(msh) => codec::build_ack_at(&msh, code, &nak_id(), Some(err), &now_ts()).into(),
+        Err(e) => nak_without_msh(e.error_code(), &err.reason, "").into(),
     }
 }
 
