@@ -36,6 +36,10 @@ fn matches(r: &RouteSpec, k: &RouteKey<'_>) -> bool {
 
 /// `*` matches any run of characters, `?` exactly one; everything else literally.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
+    if !pattern.contains(['*', '?']) {
+        // A literal (e.g. an XDS action URN): no need to build the char vectors.
+        return pattern == text;
+    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     let (mut pi, mut ti) = (0, 0);

@@ -38,6 +38,11 @@ use triage_xds::{build_fault, subcode, FaultCode, Transaction};
 
 /// Default time for a request head and its SOAP header (and idle keep-alive time).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// hyper's read buffer on the client leg: the largest request head, and the largest read of
+/// an upload. 128 KiB rather than 64 KiB: an ITI-41 upload then moves in 128 KiB reads and
+/// writes, half the system calls and peer wake-ups (about 20% less CPU per GiB in
+/// `benches/load_xds.rs`).
+const CLIENT_BUF: usize = 128 * 1024;
 /// How long a closing connection keeps reading (and dropping) what the client still sends.
 const LINGER: Duration = Duration::from_secs(2);
 /// At most this much is read while lingering.
@@ -56,6 +61,8 @@ impl Handler for XdsHandler {
             let (peer, local) = (conn.peer, conn.local);
             let head_timeout = handshake_timeout(&svc).min(svc.spec.client_timeout);
             let meter = Meter(svc.stats.clone());
+            // Answers go out whole (one write per head and body chunk): no Nagle delay.
+            let _ = conn.stream.set_nodelay(true);
             let io = TokioIo::new(IdleIo::writes_only(
                 conn.stream,
                 svc.spec.client_timeout,
@@ -68,7 +75,7 @@ impl Handler for XdsHandler {
             });
             let mut b = hyper::server::conn::http1::Builder::new();
             b.keep_alive(true)
-                .max_buf_size(64 * 1024)
+                .max_buf_size(CLIENT_BUF)
                 .timer(TokioTimer::new())
                 .header_read_timeout(head_timeout);
             match b.serve_connection(io, service).without_shutdown().await {
