@@ -134,10 +134,15 @@ pub async fn connect(
 
 /// TCP_NODELAY (relayed request/response traffic must not wait for Nagle) and keepalive, so a
 /// dead peer behind a silent firewall is noticed on long-lived connections.
+/// Accepted client sockets get the same from their listener ([`crate::listener::bind`]).
 pub fn tune(s: &TcpStream) {
     let _ = s.set_nodelay(true);
-    // SO_KEEPALIVE + TCP_KEEPIDLE only (two syscalls per socket; probe interval and count keep
-    // the kernel's defaults): connection set-up cost is measured by the load harness.
+    tune_keepalive(&socket2::SockRef::from(s));
+}
+
+/// SO_KEEPALIVE + TCP_KEEPIDLE 60 s only (two syscalls per socket; probe interval and count
+/// keep the kernel's defaults): connection set-up cost is measured by the load harness.
+pub fn tune_keepalive(s: &socket2::SockRef<'_>) {
     let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(60));
-    let _ = socket2::SockRef::from(s).set_tcp_keepalive(&ka);
+    let _ = s.set_tcp_keepalive(&ka);
 }

@@ -8,10 +8,12 @@
 //! to finish and close too; then both sockets are closed. An error on either leg closes both.
 //! The idle limit applies only while nothing moves: bytes in either direction keep both legs
 //! alive, so a long C-STORE never turns into an abort.
+//! The pumps are the shared ones of [`crate::relay`] (which also keep system calls per
+//! association down); this module adds only the close grace.
 
 use crate::error::{GatewayError, Side};
 use crate::relay::{pump, watchdog, Idle, Traffic, Transfer};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -53,8 +55,25 @@ pub async fn relay(
     let (up_n, down_n) = (AtomicU64::new(0), AtomicU64::new(0));
     let up_counters = [&traffic.up, &up_n];
     let down_counters = [&traffic.down, &down_n];
-    let up = pump(client, server, Side::Client, &last, epoch, &up_counters);
-    let down = pump(server, client, Side::Server, &last, epoch, &down_counters);
+    let one_ended = AtomicBool::new(false);
+    let up = pump(
+        client,
+        server,
+        Side::Client,
+        &last,
+        epoch,
+        &up_counters,
+        &one_ended,
+    );
+    let down = pump(
+        server,
+        client,
+        Side::Server,
+        &last,
+        epoch,
+        &down_counters,
+        &one_ended,
+    );
     tokio::pin!(up, down);
     let (limit, side) = if idle.client <= idle.server {
         (idle.client, Side::Client)
