@@ -80,6 +80,10 @@ bad! {
     key_of_another_health_kind: "bad-kind-key.toml" at 10:40,
         "command does not apply to health kind \"connect\"";
     unknown_protocol: "bad-protocol.toml" at 5:12, "unknown variant `ftp`";
+    balance_per_unknown_value: "bad-balance-per.toml" at 7:15,
+        "unknown variant `session`, expected `request` or `connection`";
+    balance_per_on_a_non_http_service: "bad-balance-per-protocol.toml" at 7:15,
+        "balance_per is only meaningful for protocol \"http\"";
 }
 
 #[test]

@@ -98,6 +98,8 @@ pub struct ServiceFile {
     pub handshake_timeout: Option<Dur>,
     /// http, xds: add the client's address to `X-Forwarded-For` (default false).
     pub forwarded_for: Option<Sp<bool>>,
+    /// http: what one balancing decision covers, `"request"` (default) or `"connection"`.
+    pub balance_per: Option<Sp<BalancePer>>,
     #[serde(default)]
     pub route: Vec<Sp<RouteFile>>,
 }
@@ -111,6 +113,17 @@ pub struct RouteFile {
     pub sending_facility: Option<Sp<String>>,
     pub action: Option<Sp<String>>,
     pub pool: Sp<String>,
+}
+
+/// What one balancing decision of an `http` service covers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BalancePer {
+    /// Every request is balanced on its own (cookie persistence applies to each).
+    #[default]
+    Request,
+    /// The first request of a client connection is balanced; the others follow it.
+    Connection,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]

@@ -9,7 +9,8 @@ mod validate_pool;
 
 pub use diag::{ConfigErrors, Diagnostic};
 pub use file::{
-    Balance, HealthKind, PersistKind, Protocol, ProxyProtocol, ServerState, SimulatorKind,
+    Balance, BalancePer, HealthKind, PersistKind, Protocol, ProxyProtocol, ServerState,
+    SimulatorKind,
 };
 
 use ipnet::IpNet;
@@ -87,6 +88,9 @@ pub struct ServiceSpec {
     pub handshake_timeout: Option<Duration>,
     /// http, xds: append the client's address to `X-Forwarded-For`.
     pub forwarded_for: bool,
+    /// http: balance each request (default) or each client connection (its first request
+    /// picks the server, later requests on the connection follow it).
+    pub balance_per: BalancePer,
 }
 
 /// One `[[service.route]]`: every key that is set must match (globs allowed); `pool` if so.

@@ -409,6 +409,15 @@ fn validate_service(
             }
             *f.get_ref()
         }),
+        balance_per: s.balance_per.as_ref().map_or(BalancePer::Request, |b| {
+            if protocol != Protocol::Http {
+                cx.err(
+                    b.span(),
+                    "balance_per is only meaningful for protocol \"http\"",
+                );
+            }
+            *b.get_ref()
+        }),
     })
 }
 

@@ -2,6 +2,15 @@
 //! both sides. Every request is balanced on its own (a new connection and each further request
 //! on it); server connections are pooled per server ([`HttpBackends`]), bodies are streamed.
 //!
+//! With `balance_per = "connection"` only the first request of a client connection is
+//! balanced (cookie and source-IP persistence decide it as usual); the connection is then
+//! pinned to that server and its later requests go there, whatever cookie they carry (a
+//! differing cookie is replaced by the pinned server's). A pinned server in Drain keeps the
+//! connection; one that is halted, down, full or refuses the connect is left: the request is
+//! re-picked like a first one and the connection is pinned to the new server from then on (the
+//! client sees no error; with cookie persistence it gets the new server's cookie). The fallback
+//! server is never pinned. Server counters count requests in both modes.
+//!
 //! Persistence `cookie+source-ip`: the response names the server in a cookie (default
 //! `SERVERID`) whose value is a hash of pool and server name, never its address. A later request
 //! carrying it goes to that server while it may keep persistent clients (not halted, healthy;
@@ -16,7 +25,7 @@
 //! GET/HEAD whose pooled server connection turned out closed is sent again once.
 
 use super::{Conn, Handler};
-use crate::config::PersistKind;
+use crate::config::{BalancePer, PersistKind};
 use crate::health::BoxFuture;
 use crate::httpfwd::body::{ProxyBody, ReplayBody};
 use crate::httpfwd::client::HttpBackends;
@@ -28,8 +37,11 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// The server a `balance_per = "connection"` client connection is pinned to (by name).
+type Pin = Arc<Mutex<Option<String>>>;
 
 #[derive(Default)]
 pub struct HttpHandler {
@@ -43,9 +55,15 @@ impl Handler for HttpHandler {
             let svc = conn.service.clone();
             let (peer, local) = (conn.peer, conn.local);
             let io = TokioIo::new(conn.stream);
+            let pin: Option<Pin> = (svc.spec.balance_per == BalancePer::Connection)
+                .then(|| Arc::new(Mutex::new(None)));
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let (svc, backends) = (svc.clone(), backends.clone());
-                async move { Ok::<_, Infallible>(handle(&svc, &backends, peer, local, req).await) }
+                let (svc, backends, pin) = (svc.clone(), backends.clone(), pin.clone());
+                async move {
+                    Ok::<_, Infallible>(
+                        handle(&svc, &backends, pin.as_ref(), peer, local, req).await,
+                    )
+                }
             });
             let mut b = hyper::server::conn::http1::Builder::new();
             b.keep_alive(true).max_buf_size(64 * 1024);
@@ -143,9 +161,33 @@ fn server_for_cookie<'p>(pool: &'p Pool, value: &str) -> Option<&'p Arc<Server>>
         .find(|s| cookie_value(pool.name(), s.name()) == value)
 }
 
+/// The server a connection is pinned to, while it may still take the connection's requests.
+fn pinned_server(pool: &Pool, pin: Option<&Pin>) -> Option<String> {
+    let name = pin?.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
+    pool.server(&name)
+        .filter(|s| s.keeps_persistent())
+        .map(|s| s.name().to_string())
+}
+
+/// Pins the connection to the server that answered (never to the fallback).
+fn repin(pin: Option<&Pin>, server: &str, fallback: bool) {
+    let Some(pin) = pin else { return };
+    let mut p = pin.lock().unwrap_or_else(|e| e.into_inner());
+    let new = (!fallback).then(|| server.to_string());
+    if p.is_some() && *p != new {
+        tracing::info!(
+            from = p.as_deref().unwrap_or("-"),
+            to = server,
+            "client connection moved to another server"
+        );
+    }
+    *p = new;
+}
+
 async fn handle(
     svc: &Service,
     backends: &Arc<HttpBackends>,
+    pin: Option<&Pin>,
     peer: SocketAddr,
     local: SocketAddr,
     req: Request<Incoming>,
@@ -165,12 +207,14 @@ async fn handle(
     if svc.spec.forwarded_for {
         append_forwarded_for(&mut parts.headers, peer.ip());
     }
-    // The server named by a valid cookie, tried first.
-    let wanted = cookie
-        .as_ref()
-        .and_then(|(_, v)| v.as_deref())
-        .and_then(|v| server_for_cookie(&pool, v))
-        .map(|s| s.name().to_string());
+    // The server the connection is pinned to, else the one a valid cookie names: tried first.
+    let wanted = pinned_server(&pool, pin).or_else(|| {
+        cookie
+            .as_ref()
+            .and_then(|(_, v)| v.as_deref())
+            .and_then(|v| server_for_cookie(&pool, v))
+            .map(|s| s.name().to_string())
+    });
     let sent_cookie = cookie.as_ref().and_then(|(_, v)| v.clone());
     match forward(
         svc,
@@ -186,6 +230,7 @@ async fn handle(
     {
         Ok((mut resp, lease)) => {
             let server = lease.server().name().to_string();
+            repin(pin, &server, lease.fallback);
             if let (Some((name, _)), false) = (&cookie, lease.fallback) {
                 let value = cookie_value(pool.name(), &server);
                 if sent_cookie.as_deref() != Some(value.as_str()) {
