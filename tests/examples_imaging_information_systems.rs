@@ -2,12 +2,15 @@
 //! service), HL7 MLLP, XDS registry and repository on their own addresses with SOAP-action
 //! routes, the HTTPS viewer as TLS passthrough (`tcp`).
 //!
-//! Peers: dcmtk's echoscu through both DICOM ports (the nodes, port 0, are built-in DICOM
-//! simulators on each node's address and both ports); curl posting SOAP 1.2 requests with the
-//! `action` Content-Type parameter to the XDS addresses (built-in XDS simulators behind);
-//! `triage hl7-ping` through the HL7 service (built-in HL7 simulators behind); TCP backends
-//! naming themselves behind the viewer.
-
+//! Peers: the DICOM nodes (port 0) are real dcmtk `storescp`s, one per node and port, each
+//! bound to its node's address (bind shim of `examples_support/peers.rs`), reached with dcmtk's
+//! `echoscu` and `storescu` through both ports (the image must arrive in the chosen node's
+//! storescp for that port); the HL7 servers are the PyPI `hl7` (hl7-1) and `hl7apy` (hl7-2)
+//! MLLP servers, reached with `triage hl7-ping` and an MLLP client; the viewers are `openssl
+//! s_server` (HTTPS) behind the TLS passthrough, reached with `curl -k`. XDS: no real XDS.b
+//! registry or repository can be installed here, so the built-in XDS simulators stay behind the
+//! registry and repository pools (curl posts SOAP 1.2 requests with the `action` Content-Type
+//! parameter to both addresses).
 mod examples_support;
 
 use examples_support::*;
@@ -90,42 +93,69 @@ async fn dicom_two_ports_hl7_xds_routing_and_viewer() {
             "checked on 104"
         );
     }
+    let mut pacs = Vec::new();
     for node in ["10.40.1.11", "10.40.1.12"] {
+        let mut per_port = Vec::new();
         for port in [104, 11112] {
-            rw.add_simulator("dicom", (rw.ip(node), rw.port(port)).into());
+            per_port.push(Peer::storescp_at((rw.ip(node), rw.port(port)).into(), "PACS").await);
         }
+        pacs.push(per_port);
     }
-    for (pool, names) in [
-        ("hl7", ["hl7-1", "hl7-2"]),
-        ("registry", ["registry1", "registry2"]),
-        ("repository", ["repository1", "repository2"]),
-    ] {
-        let kind = if pool == "hl7" { "hl7" } else { "xds" };
-        for n in names {
-            let a = rw.server(pool, n);
-            rw.add_simulator(kind, a);
-        }
+    let hl7_peers = [
+        Peer::hl7(rw.server("hl7", "hl7-1"), "hl7", "hl7-1").await,
+        Peer::hl7(rw.server("hl7", "hl7-2"), "hl7apy", "hl7-2").await,
+    ];
+    for n in ["registry1", "registry2"] {
+        let a = rw.server("registry", n);
+        rw.add_simulator("xds", a);
+    }
+    for n in ["repository1", "repository2"] {
+        let a = rw.server("repository", n);
+        rw.add_simulator("xds", a);
     }
     let _viewers = [
-        TagServer::start("viewer1", rw.server("viewer", "viewer1")).await,
-        TagServer::start("viewer2", rw.server("viewer", "viewer2")).await,
+        Peer::tls_server(rw.server("viewer", "viewer1"), "viewer1").await,
+        Peer::tls_server(rw.server("viewer", "viewer2"), "viewer2").await,
     ];
     let rt = rw.start().await;
 
-    // DICOM: echoscu on both ports of the one service; port 0 servers get the client's port.
+    // DICOM: echoscu and storescu on both ports of the one service; port 0 servers get the
+    // client's port, and source-IP persistence keeps both ports on one node.
     let before = server_totals(&rt, "pacs");
-    for port in [104, 11112] {
+    let dir = TempDir::new("images");
+    for (i, port) in [104, 11112].into_iter().enumerate() {
         let a = rw.addr(&format!("{VIP}:{port}"));
         echoscu(a, "PACS")
             .await
             .expect_ok(&format!("echoscu through {a}"));
+        let image = dicom_file(dir.path(), i as u32 + 1).await;
+        storescu(a, "PACS", &image)
+            .await
+            .expect_ok(&format!("storescu through {a}"));
     }
     let after = server_totals(&rt, "pacs");
-    assert_eq!(after.iter().sum::<u64>() - before.iter().sum::<u64>(), 2);
-    assert!(
-        after.iter().zip(&before).filter(|(a, b)| a > b).count() == 1,
+    assert_eq!(after.iter().sum::<u64>() - before.iter().sum::<u64>(), 4);
+    let grew: Vec<usize> = (0..2).filter(|i| after[*i] > before[*i]).collect();
+    assert_eq!(
+        grew.len(),
+        1,
         "source-IP persistence: both ports should reach one node: {before:?} -> {after:?}"
     );
+    for (node, per_port) in pacs.iter().enumerate() {
+        for (i, scp) in per_port.iter().enumerate() {
+            let got: Vec<String> = scp
+                .stored()
+                .iter()
+                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+                .collect();
+            let want = if node == grew[0] {
+                vec![format!("SC.{}", image_uid(i as u32 + 1))]
+            } else {
+                Vec::new()
+            };
+            assert_eq!(got, want, "node {} port #{i}", node + 1);
+        }
+    }
 
     // HL7 over MLLP, with the interface's own tool.
     let hl7 = rw.addr(&format!("{VIP}:2575"));
@@ -141,6 +171,28 @@ async fn dicom_two_ports_hl7_xds_routing_and_viewer() {
         r.stdout
     );
     assert_eq!(pool_total(&rt, "hl7"), 1);
+    // Three messages from one sender: one server (source IP), which logged them in order.
+    let mut from = Vec::new();
+    for i in 0..3 {
+        let id = format!("IIS{i}");
+        let (code, acked, tag) = mllp_ask(lo(9), hl7, &hl7_message(&id)).await;
+        assert_eq!((code.as_str(), acked.as_str()), ("AA", id.as_str()));
+        from.push(tag);
+    }
+    assert!(from.iter().all(|t| *t == from[0]), "{from:?}");
+    for (p, name) in hl7_peers.iter().zip(["hl7-1", "hl7-2"]) {
+        let got: Vec<String> = p
+            .hl7_messages()
+            .into_iter()
+            .filter(|c| c.starts_with("IIS"))
+            .collect();
+        let want: Vec<String> = if from[0] == name {
+            (0..3).map(|i| format!("IIS{i}")).collect()
+        } else {
+            Vec::new()
+        };
+        assert_eq!(got, want, "{}", p.what);
+    }
 
     // XDS: registry vs repository by address, and by SOAP action on either address.
     let dir = TempDir::new("xds");
@@ -185,9 +237,9 @@ async fn dicom_two_ports_hl7_xds_routing_and_viewer() {
 
     // The viewer: TLS passthrough is a byte relay; the same client stays on one viewer.
     let viewer = rw.addr(&format!("{VIP}:443"));
-    let first = tag(lo(1), viewer).await;
-    assert!(first.starts_with("viewer"), "{first}");
+    let first = https_whoami(lo(1), viewer).await;
+    assert!(first == "viewer1" || first == "viewer2", "{first}");
     for _ in 0..3 {
-        assert_eq!(tag(lo(1), viewer).await, first);
+        assert_eq!(https_whoami(lo(1), viewer).await, first);
     }
 }

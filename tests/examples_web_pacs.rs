@@ -1,13 +1,17 @@
 //! `examples/web-pacs.toml`, rewritten to loopback: five services (web, DICOM, query, worklist,
-//! NetBIOS over TCP and UDP on one port) share one pool of three nodes. Web backends are
-//! `python3 -m http.server` on each node's address, DICOM ones the built-in DICOM simulator
-//! (reached with dcmtk's echoscu), 137 small TCP/UDP echo backends that name their node.
+//! NetBIOS over TCP and UDP on one port) share one pool of three nodes (port 0: every node
+//! serves each port on its own 127.0.0.x). Each node's ports are real programs bound to that
+//! exact address: `python3 -m http.server` on the web port, dcmtk `storescp` on 104,
+//! `dcmqrscp` on 105 and `wlmscpfs` on 204 (bound to the node's address through the bind shim
+//! of `examples_support/peers.rs`), and small TCP/UDP echo backends that name their node on 137.
 //!
 //! Checks: one pool object behind all six services and one stick table, so a client lands on
-//! the same node on every service; the SERVERID cookie (curl with a cookie jar) sticks a browser
-//! to a node and names it without its address; an absent cookie falls back to the source IP;
-//! a bogus or a halted node's cookie is re-picked; UDP datagrams are answered from the service
-//! address, by the same node for the same client.
+//! the same node on every service (an image stored through 104 arrives in that node's storescp
+//! directory and no other; C-FIND through 105 and a worklist C-FIND through 204 succeed); the
+//! SERVERID cookie (curl with a cookie jar) sticks a browser to a node and names it without its
+//! address; an absent cookie falls back to the source IP; a bogus or a halted node's cookie is
+//! re-picked; UDP datagrams are answered from the service address, by the same node for the
+//! same client.
 
 mod examples_support;
 
@@ -29,6 +33,8 @@ struct Site {
     rt: Arc<triage::Runtime>,
     rw: Rewritten,
     _web: Vec<Peer>,
+    /// Per node: storescp (104), dcmqrscp (105), wlmscpfs (204).
+    dicom: Vec<[Peer; 3]>,
     _tcp137: Vec<TagServer>,
     _udp137: Vec<UdpEcho>,
 }
@@ -55,15 +61,17 @@ async fn site(first_ip: u8) -> Site {
     rw.health_mut("webpacs")
         .insert("interval".into(), "300ms".into());
     let mut web = Vec::new();
+    let mut dicom = Vec::new();
     let mut tcp137 = Vec::new();
     let mut udp137 = Vec::new();
     for (name, ip) in NODES {
         let ip = rw.ip(ip);
         web.push(Peer::http_server((ip, rw.port(80)).into(), name).await);
-        for port in [104, 105, 204] {
-            let a = (ip, rw.port(port)).into();
-            rw.add_simulator("dicom", a);
-        }
+        dicom.push([
+            Peer::storescp_at((ip, rw.port(104)).into(), "PACS").await,
+            Peer::dcmqrscp_at((ip, rw.port(105)).into(), "PACS").await,
+            Peer::wlmscpfs_at((ip, rw.port(204)).into(), "PACS").await,
+        ]);
         tcp137.push(TagServer::start(name, (ip, rw.port(137)).into()).await);
         udp137.push(UdpEcho::start(name, (ip, rw.port(137)).into()).await);
     }
@@ -86,6 +94,7 @@ async fn site(first_ip: u8) -> Site {
         rt,
         rw,
         _web: web,
+        dicom,
         _tcp137: tcp137,
         _udp137: udp137,
     }
@@ -117,15 +126,31 @@ async fn five_services_share_one_pool_and_its_persistence() {
             "service {svc} does not use the shared pool"
         );
     }
-    // DICOM, query and worklist from 127.0.0.1 (echoscu's source address): one node takes all
-    // three (source-IP persistence of the shared pool).
+    // Store, query and worklist from 127.0.0.1 (the dcmtk tools' source address): one node
+    // takes all three (source-IP persistence of the shared pool), each answered by that
+    // node's own real SCP.
     let before = s.totals();
-    for port in [104, 105, 204] {
-        let a = s.rw.addr(&format!("{VIP}:{port}"));
-        echoscu(a, "PACS")
-            .await
-            .expect_ok(&format!("echoscu through {a}"));
-    }
+    let vip = |port: u16| s.rw.addr(&format!("{VIP}:{port}"));
+    let dir = TempDir::new("images");
+    let image = dicom_file(dir.path(), 7).await;
+    storescu(vip(104), "PACS", &image)
+        .await
+        .expect_ok("storescu through the DICOM service");
+    let r = findscu_study(vip(105), "PACS")
+        .await
+        .expect_ok("findscu through the query service");
+    assert!(
+        r.stderr.contains("Received Final Find Response (Success)")
+            || r.stdout.contains("Received Final Find Response (Success)"),
+        "{r:?}"
+    );
+    let r = findscu_worklist(vip(204), "PACS")
+        .await
+        .expect_ok("findscu -W through the worklist service");
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("Received Final Find Response (Success)"),
+        "{r:?}"
+    );
     let after = s.totals();
     let grew: Vec<usize> = (0..3).filter(|i| after[*i] > before[*i]).collect();
     assert_eq!(
@@ -134,6 +159,19 @@ async fn five_services_share_one_pool_and_its_persistence() {
         "DICOM services spread over nodes: {before:?} -> {after:?}"
     );
     assert_eq!(after[grew[0]] - before[grew[0]], 3);
+    for (i, d) in s.dicom.iter().enumerate() {
+        let want = if i == grew[0] {
+            vec![format!("SC.{}", image_uid(7))]
+        } else {
+            Vec::new()
+        };
+        let got: Vec<String> = d[0]
+            .stored()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(got, want, "images stored on {}", NODES[i].0);
+    }
     let node = NODES[grew[0]].0;
     // The same client on the web (no cookie), NetBIOS TCP and NetBIOS UDP: the same node.
     let r = curl(&s.url("/whoami.txt"), lo(1), None, &[]).await;
