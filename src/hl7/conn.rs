@@ -7,8 +7,9 @@ use bytes::{Bytes, BytesMut};
 use std::future::Future;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
+use std::task::{Context, Waker};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 use triage_hl7::{MllpDecoder, MllpFrame};
@@ -97,11 +98,20 @@ impl MllpConn {
 
     /// Whether the connection still looks usable for another message: nothing buffered, and
     /// the socket has neither unread bytes (a late or unsolicited frame), nor an EOF, nor an
-    /// error pending. Asks the kernel with a non-blocking `MSG_PEEK` (consumes nothing and does
-    /// not depend on the runtime having seen the readiness event yet).
+    /// error pending.
+    ///
+    /// When the last read drained the socket, `read_message` cleared its read readiness: if
+    /// the runtime has seen no readiness event since, nothing arrived and no system call is
+    /// needed. Otherwise (an event came, or the readiness could not be cleared) the kernel is
+    /// asked with a non-blocking `MSG_PEEK` (consumes nothing). Either way a frame arriving
+    /// after this check is caught by the MSA-2 check of the next exchange, never matched.
     pub fn reusable(&self) -> bool {
         if !self.clean() {
             return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        if self.stream.poll_read_ready(&mut cx).is_pending() {
+            return true; // drained by the last read, no event since
         }
         let mut b = [MaybeUninit::<u8>::uninit(); 1];
         matches!(
@@ -157,7 +167,28 @@ async fn read_message(
             },
             None => {
                 buf.reserve(4096);
-                let n = stream.read_buf(buf).await.map_err(ExchangeError::Read)?;
+                let room = buf.capacity() - buf.len();
+                stream.readable().await.map_err(ExchangeError::Read)?;
+                // A read shorter than the room it had drained the socket (TCP hands over all
+                // that is queued): its readiness is cleared then and there, race-free (tokio
+                // keeps it if an event came in meanwhile), so that [`MllpConn::reusable`] can
+                // tell from the runtime alone that nothing arrived since.
+                let mut got = None;
+                let r = stream.try_io(Interest::READABLE, || {
+                    let n = stream.try_read_buf(buf)?;
+                    got = Some(n);
+                    if n > 0 && n < room {
+                        Err(std::io::ErrorKind::WouldBlock.into())
+                    } else {
+                        Ok(())
+                    }
+                });
+                let n = match (got, r) {
+                    (Some(n), _) => n,
+                    (None, Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    (None, Err(e)) => return Err(ExchangeError::Read(e)),
+                    (None, Ok(())) => continue,
+                };
                 if n == 0 {
                     if let Ok(Some(item)) = dec.decode_eof(buf) {
                         if let MllpFrame::Message(p) = item.frame {

@@ -34,7 +34,7 @@ use crate::relay::write_all;
 use crate::route::RouteKey;
 use crate::service::Service;
 use forward::{ClientEvent, Outcome};
-use pdu_io::{read_pdu, send_final, ReadError};
+use pdu_io::{read_pdu_ahead, send_final, ReadError};
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -61,7 +61,7 @@ impl Handler for DicomHandler {
             let svc = conn.service;
             // Read the request first: the peer then expects an answer and reports the RJ.
             let wait = artim(&svc).min(REFUSE_WAIT);
-            let Some((_, info)) = read_rq(&mut s, &svc, wait).await else {
+            let Some(Rq { info, .. }) = read_rq(&mut s, &svc, wait).await else {
                 return;
             };
             let rj = match why {
@@ -127,25 +127,46 @@ async fn abort(s: &TcpStream, reason: u8, svc: &Service) {
     send_final(s, &pdu, artim(svc)).await;
 }
 
-/// Reads and parses the A-ASSOCIATE-RQ. On anything else the client gets an A-ABORT (unless it
-/// simply closed without a byte) and `None` comes back; the failure is logged and counted.
-async fn read_rq(
-    client: &mut TcpStream,
-    svc: &Service,
-    limit: Duration,
-) -> Option<(Vec<u8>, codec::RqSummary)> {
-    let (reason, why) = match read_pdu(client, max_rq(svc), limit).await {
-        Ok(p) if p.pdu_type == PduType::AssociateRq => {
+/// The client closed, aborted or broke protocol before it had its answer: logged, counted, and
+/// a protocol break answered with an A-ABORT.
+async fn client_gone(client: &TcpStream, svc: &Service, info: &codec::RqSummary, ev: ClientEvent) {
+    tracing::info!(calling_ae = %info.calling_ae, called_ae = %info.called_ae, contexts = info.presentation_contexts, event = ?ev, "client gave up before the association answer");
+    count(svc, &info.called_ae, "aborted");
+    if ev == ClientEvent::Unexpected {
+        abort(client, codec::ABORT_REASON_UNEXPECTED_PDU, svc).await;
+    }
+}
+
+/// A received A-ASSOCIATE-RQ: its bytes, its summary, and whatever the client sent after it
+/// (nothing, unless it did not wait for the answer).
+struct Rq {
+    bytes: Vec<u8>,
+    info: codec::RqSummary,
+    early: Vec<u8>,
+}
+
+/// Reads and parses the A-ASSOCIATE-RQ (header and body usually in one read). On anything else
+/// the client gets an A-ABORT (unless it simply closed without a byte) and `None` comes back;
+/// the failure is logged and counted.
+async fn read_rq(client: &mut TcpStream, svc: &Service, limit: Duration) -> Option<Rq> {
+    let (reason, why) = match read_pdu_ahead(client, max_rq(svc), limit).await {
+        Ok((p, early)) if p.pdu_type == PduType::AssociateRq => {
             match codec::summarize_associate_rq(&p.bytes) {
-                // The buffer read_pdu allocated is unique: this takes it over without a copy.
-                Ok(info) => return Some((Vec::from(p.bytes), info)),
+                // The buffer the read allocated is unique: this takes it over without a copy.
+                Ok(info) => {
+                    return Some(Rq {
+                        bytes: Vec::from(p.bytes),
+                        info,
+                        early,
+                    })
+                }
                 Err(e) => (
                     codec::ABORT_REASON_INVALID_PARAMETER,
                     format!("unparseable A-ASSOCIATE-RQ: {e}"),
                 ),
             }
         }
-        Ok(p) => (
+        Ok((p, _)) => (
             codec::ABORT_REASON_UNEXPECTED_PDU,
             format!("expected A-ASSOCIATE-RQ, got {:?}", p.pdu_type),
         ),
@@ -173,7 +194,12 @@ async fn serve(conn: Conn) {
     let svc = conn.service.clone();
     let mut client = conn.stream;
     let start = Instant::now();
-    let Some((rq, info)) = read_rq(&mut client, &svc, artim(&svc)).await else {
+    let Some(Rq {
+        bytes: rq,
+        info,
+        early,
+    }) = read_rq(&mut client, &svc, artim(&svc)).await
+    else {
         return;
     };
     tracing::Span::current().record("calling_ae", info.calling_ae.as_str());
@@ -188,6 +214,19 @@ async fn serve(conn: Conn) {
         contexts,
         "association requested"
     );
+
+    // A client that sent on after its request without waiting for the answer: A-ABORT is
+    // the one PDU it may send now (PS3.8 §9.2, Sta5); anything else breaks protocol and gets
+    // an A-ABORT (AA-8), as when it does so while the servers are tried.
+    if let Some(&first) = early.first() {
+        let ev = if first == PduType::Abort.as_u8() {
+            ClientEvent::Aborted
+        } else {
+            ClientEvent::Unexpected
+        };
+        client_gone(&client, &svc, &info, ev).await;
+        return;
+    }
 
     if svc.spec.ae_title.as_deref() == Some(called) {
         let result = local::serve(client, &rq, &svc, called, max_rq(&svc), artim(&svc)).await;
@@ -237,11 +276,7 @@ async fn serve(conn: Conn) {
             return;
         }
         Outcome::ClientGone(ev) => {
-            tracing::info!(calling_ae = calling, called_ae = called, contexts, event = ?ev, "client gave up while servers were tried");
-            count(&svc, called, "aborted");
-            if ev == ClientEvent::Unexpected {
-                abort(&client, codec::ABORT_REASON_UNEXPECTED_PDU, &svc).await;
-            }
+            client_gone(&client, &svc, &info, ev).await;
             return;
         }
     };

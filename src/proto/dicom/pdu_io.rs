@@ -2,7 +2,7 @@
 //! declared length against a cap, PS3.8 §9.3.1) before a single body byte is buffered.
 
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 use triage_dicom::{DicomError, PduDecoder, RawPdu, PDU_HEADER_LEN};
 
@@ -21,6 +21,32 @@ pub enum ReadError {
     Io(#[from] std::io::Error),
 }
 
+/// One read into `buf`. A read shorter than `buf` drained the socket (TCP hands over all that
+/// is queued): its read readiness is cleared then and there (race-free: tokio keeps it if an
+/// event came in meanwhile), so the next wait on the socket (the relay, or the watch on the
+/// client while servers are tried) costs no system call that only hears "would block".
+async fn read_some(s: &TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        s.readable().await?;
+        let mut got = None;
+        let r = s.try_io(Interest::READABLE, || {
+            let n = s.try_read(buf)?;
+            got = Some(n);
+            if n > 0 && n < buf.len() {
+                Err(std::io::ErrorKind::WouldBlock.into())
+            } else {
+                Ok(())
+            }
+        });
+        match (got, r) {
+            (Some(n), _) => return Ok(n),
+            (None, Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            (None, Err(e)) => return Err(e),
+            (None, Ok(())) => continue,
+        }
+    }
+}
+
 /// Reads one PDU of at most `max` body bytes within `limit`.
 pub async fn read_pdu(s: &mut TcpStream, max: u32, limit: Duration) -> Result<RawPdu, ReadError> {
     match tokio::time::timeout(limit, read_inner(s, max)).await {
@@ -33,7 +59,7 @@ async fn read_inner(s: &mut TcpStream, max: u32) -> Result<RawPdu, ReadError> {
     let mut head = [0u8; PDU_HEADER_LEN];
     let mut got = 0;
     while got < head.len() {
-        match s.read(&mut head[got..]).await? {
+        match read_some(s, &mut head[got..]).await? {
             0 if got == 0 => return Err(ReadError::Closed),
             0 => return Err(ReadError::Truncated(got)),
             n => got += n,
@@ -48,7 +74,7 @@ async fn read_inner(s: &mut TcpStream, max: u32) -> Result<RawPdu, ReadError> {
     buf.resize(PDU_HEADER_LEN + body_len, 0);
     let mut off = PDU_HEADER_LEN;
     while off < buf.len() {
-        match s.read(&mut buf[off..]).await? {
+        match read_some(s, &mut buf[off..]).await? {
             0 => return Err(ReadError::Truncated(off)),
             n => off += n,
         }
@@ -62,8 +88,8 @@ const AHEAD: usize = 8 * 1024;
 
 /// Like [`read_pdu`], but header and body come in one read when they fit in [`AHEAD`] bytes
 /// (one system call per PDU instead of two). Bytes the peer sent after the PDU are returned
-/// too, untouched, for the caller to pass on. For a peer allowed to send on (a server after
-/// its A-ASSOCIATE-AC), not for one whose early bytes must stay in the socket.
+/// too, untouched, for the caller to pass on (a server's first P-DATA after its AC) or to judge
+/// (a client that sent on after its A-ASSOCIATE-RQ without waiting for the answer).
 pub async fn read_pdu_ahead(
     s: &mut TcpStream,
     max: u32,
@@ -79,7 +105,7 @@ async fn ahead_inner(s: &mut TcpStream, max: u32) -> Result<(RawPdu, Vec<u8>), R
     let mut buf = vec![0u8; AHEAD];
     let mut got = 0;
     while got < PDU_HEADER_LEN {
-        match s.read(&mut buf[got..]).await? {
+        match read_some(s, &mut buf[got..]).await? {
             0 if got == 0 => return Err(ReadError::Closed),
             0 => return Err(ReadError::Truncated(got)),
             n => got += n,
@@ -96,7 +122,7 @@ async fn ahead_inner(s: &mut TcpStream, max: u32) -> Result<(RawPdu, Vec<u8>), R
     // The cap was checked above: this allocates at most `max` more bytes.
     buf.resize(total, 0);
     while got < total {
-        match s.read(&mut buf[got..]).await? {
+        match read_some(s, &mut buf[got..]).await? {
             0 => return Err(ReadError::Truncated(got)),
             n => got += n,
         }

@@ -168,6 +168,57 @@ mod tests {
         assert!(b.take(&k).is_none());
     }
 
+    /// After an exchange whose read drained the socket (its readiness cleared, so reuse needs
+    /// no system call), a frame or an EOF arriving later still keeps the connection out.
+    #[tokio::test]
+    async fn a_late_frame_after_a_drained_exchange_is_seen() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        for late in [&b"\x0blate\x1c\r"[..], b""] {
+            let b = Arc::new(Backends::default());
+            let (mut c, mut server_side) = pair().await;
+            let k = key(&c);
+            let answer = tokio::spawn(async move {
+                let mut got = [0u8; 64];
+                let _ = server_side.read(&mut got).await.unwrap();
+                server_side.write_all(b"\x0bACK\x1c\r").await.unwrap();
+                server_side
+            });
+            let ack = c.exchange(b"MSG", Duration::from_secs(5)).await.unwrap();
+            assert_eq!(&ack[..], b"ACK");
+            let mut server_side = answer.await.unwrap();
+            b.put(k, c, Duration::from_secs(60));
+            // EOF: the server closes; a frame: it stays open with only the frame pending.
+            let _open = if late.is_empty() {
+                drop(server_side);
+                None
+            } else {
+                server_side.write_all(late).await.unwrap();
+                Some(server_side)
+            };
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(b.take(&k).is_none(), "pending {late:?} not seen");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_drained_exchange_leaves_the_connection_reusable() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let b = Arc::new(Backends::default());
+        let (mut c, mut server_side) = pair().await;
+        let k = key(&c);
+        let answer = tokio::spawn(async move {
+            let mut got = [0u8; 64];
+            let _ = server_side.read(&mut got).await.unwrap();
+            server_side.write_all(b"\x0bACK\x1c\r").await.unwrap();
+            server_side
+        });
+        c.exchange(b"MSG", Duration::from_secs(5)).await.unwrap();
+        let _server_side = answer.await.unwrap();
+        b.put(k, c, Duration::from_secs(60));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(b.take(&k).is_some());
+    }
+
     #[tokio::test]
     async fn closed_or_dirty_connections_are_never_reused() {
         let b = Arc::new(Backends::default());
