@@ -14,6 +14,8 @@ use support::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+/// echoscu's C-ECHO-RQ P-DATA-TF (sent only after the A-ASSOCIATE-AC, by a well-behaved client).
+const ECHO_PDATA: &[u8] = include_bytes!("../fixtures/dicom/echoscu_echo_rq_pdata.bin");
 /// A-RELEASE-RQ from dcmtk (a valid PDU, but not what opens an association).
 const RELEASE_RQ: &[u8] = include_bytes!("../fixtures/dicom/echoscu_release_rq.bin");
 /// The A-ASSOCIATE-AC dcmtk's storescp sent to that RQ.
@@ -284,4 +286,32 @@ health = { kind = "none" }
     echoscu(addr, "GW")
         .await
         .expect_echo_ok("local echoscu after the mutated requests");
+}
+
+/// A client that sends its first P-DATA together with its A-ASSOCIATE-RQ (without waiting for
+/// the A-ASSOCIATE-AC) breaks protocol (PS3.8 §9.2, AA-8): A-ABORT unexpected-PDU, and nothing
+/// reaches a server. An A-ABORT sent right behind the request just ends it, quietly.
+#[tokio::test]
+async fn bytes_sent_behind_the_request_before_the_answer() {
+    let gw = gateway("bad-early").await;
+    let mut c = gw.connect().await;
+    let mut both = ECHOSCU_RQ.to_vec();
+    both.extend_from_slice(ECHO_PDATA);
+    c.write_all(&both).await.unwrap();
+    let reason = expect_abort(&mut c, "P-DATA right behind the RQ").await;
+    assert_eq!(reason, 2, "unexpected-PDU");
+
+    let mut c = gw.connect().await;
+    let mut both = ECHOSCU_RQ.to_vec();
+    both.extend_from_slice(&[7, 0, 0, 0, 0, 4, 0, 0, 0, 0]);
+    c.write_all(&both).await.unwrap();
+    assert!(
+        closes_quietly(&mut c).await,
+        "an A-ABORT behind the RQ: closed without a PDU"
+    );
+    gw.still_fine().await;
+    wait_until("both counted as aborted", Duration::from_secs(5), || {
+        associations(&gw.rt, "bad-early", "ARCHIVE", "aborted") == 2
+    })
+    .await;
 }

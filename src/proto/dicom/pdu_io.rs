@@ -165,7 +165,7 @@ pub async fn send_final(s: &TcpStream, pdu: &[u8], artim: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     const AC: &[u8] = include_bytes!("../../../fixtures/dicom/storescp_echo_associate_ac.bin");
