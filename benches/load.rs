@@ -211,24 +211,15 @@ async fn measure(
     let on = |w: &str| !skip.iter().any(|s| s == w);
     let name = proxy.as_ref().map_or("direct", |p| p.name);
     let front = proxy.as_ref().map_or(*back, |p| p.front);
-    for a in [front.sink, front.resp, front.echo] {
-        if !work::wait_ready(a, READY_LIMIT).await {
-            let why = proxy.as_mut().map(|p| {
-                let st = p.exited().unwrap_or_else(|| "still running".into());
-                format!(" ({st}; log:\n{})", p.log_tail())
-            });
-            return Err(format!(
-                "{name}: {a} not accepting after {READY_LIMIT:?}{}",
-                why.unwrap_or_default()
-            ));
-        }
-    }
+    procs::await_ready(
+        proxy.as_deref_mut(),
+        &[front.sink, front.resp, front.echo],
+        READY_LIMIT,
+    )
+    .await
+    .map_err(|e| format!("{name}: {e}"))?;
     let pid = proxy.as_ref().map(|p| p.pid);
-    let cpu = |pid: Option<u32>| -> Result<f64, String> {
-        pid.map_or(Ok(0.0), |p| {
-            procs::cpu_secs(p, tck).map_err(|e| e.to_string())
-        })
-    };
+    let cpu = |pid: Option<u32>| procs::cpu_of(pid, tck);
     let mut f = Figures::default();
     eprintln!("[{name}] warm-up");
     phase("warm-up", work::short(front.resp, 64, 4)).await?;

@@ -274,25 +274,15 @@ async fn measure(
     let name = table::TARGETS[t.index];
     let col = t.index;
     let front = t.proxy.as_ref().map_or(*back, |p| p.front);
-    for a in [front.store, front.sim, front.echo] {
-        if !work::wait_ready(a, READY_LIMIT).await {
-            let why = t.proxy.as_mut().map(|p| {
-                let st = p.exited().unwrap_or_else(|| "still running".into());
-                format!(" ({st}; log:\n{})", p.log_tail())
-            });
-            return Err(format!(
-                "{a} not accepting after {READY_LIMIT:?}{}",
-                why.unwrap_or_default()
-            ));
-        }
-    }
+    procs::await_ready(
+        t.proxy.as_mut(),
+        &[front.store, front.sim, front.echo],
+        READY_LIMIT,
+    )
+    .await?;
     let pid = t.proxy.as_ref().map(|p| p.pid);
     let tck = w.tck;
-    let cpu = move || -> Result<f64, String> {
-        pid.map_or(Ok(0.0), |p| {
-            procs::cpu_secs(p, tck).map_err(|e| e.to_string())
-        })
-    };
+    let cpu = move || procs::cpu_of(pid, tck);
     eprintln!("[{name}] warm-up");
     phase(
         "warm-up",

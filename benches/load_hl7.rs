@@ -321,22 +321,9 @@ async fn measure(
     direct_p99: &mut Option<f64>,
 ) -> Result<(), String> {
     let front = t.proxy.as_ref().map_or(env.back[0].addr, |p| p.front);
-    if !hl7_work::wait_ready(front, READY_LIMIT).await {
-        let why = t.proxy.as_mut().map(|p| {
-            let st = p.exited().unwrap_or_else(|| "still running".into());
-            format!(" ({st}; log:\n{})", p.log_tail())
-        });
-        return Err(format!(
-            "{front} not accepting after {READY_LIMIT:?}{}",
-            why.unwrap_or_default()
-        ));
-    }
+    procs::await_ready(t.proxy.as_mut(), &[front], READY_LIMIT).await?;
     let pid = t.proxy.as_ref().map(|p| p.pid);
-    let cpu = |pid: Option<u32>| -> Result<f64, String> {
-        pid.map_or(Ok(0.0), |p| {
-            procs::cpu_secs(p, env.tck).map_err(|e| e.to_string())
-        })
-    };
+    let cpu = |pid: Option<u32>| procs::cpu_of(pid, env.tck);
     // Warm-up: pooled server connections for up to 64 senders, caches, the proxy's allocator.
     phase("warm-up", hl7_work::senders(front, 64, 5)).await?;
     phase("warm-up", hl7_work::senders(front, 1, 500)).await?;

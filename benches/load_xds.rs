@@ -275,24 +275,14 @@ async fn measure(
 ) -> Result<(), String> {
     let name = t.name;
     let front = t.proxy.as_ref().map_or(*back, |p| p.front);
-    for a in [front.registry, front.repository] {
-        if !xds_work::wait_ready(a, READY_LIMIT).await {
-            let why = t.proxy.as_mut().map(|p| {
-                let st = p.exited().unwrap_or_else(|| "still running".into());
-                format!(" ({st}; log:\n{})", p.log_tail())
-            });
-            return Err(format!(
-                "{a} not accepting after {READY_LIMIT:?}{}",
-                why.unwrap_or_default()
-            ));
-        }
-    }
+    procs::await_ready(
+        t.proxy.as_mut(),
+        &[front.registry, front.repository],
+        READY_LIMIT,
+    )
+    .await?;
     let pid = t.proxy.as_ref().map(|p| p.pid);
-    let cpu = || -> Result<f64, String> {
-        pid.map_or(Ok(0.0), |p| {
-            procs::cpu_secs(p, tck).map_err(|e| e.to_string())
-        })
-    };
+    let cpu = || procs::cpu_of(pid, tck);
     let i = t.index;
     eprintln!("[{name}] warm-up");
     phase("warm-up query", xds_work::query(front.registry, 4, 400)).await?;

@@ -79,11 +79,9 @@ pub(crate) fn io_err(side: Side) -> impl Fn(io::Error) -> GatewayError {
 /// the other direction ended first (`one_ended`): the relay is then over and both sockets are
 /// closed right after, which sends that FIN anyway.
 ///
-/// System calls per connection matter (a short connection is a few reads and writes): a read
-/// that returns less than the buffer holds has drained the socket (TCP hands over everything
-/// queued), so its readiness is cleared and the pump waits for the next event instead of
-/// reading again only to hear "would block". tokio clears it only if no new event came in
-/// meanwhile, and keeps a seen end of stream ready, so neither data nor a FIN is missed.
+/// System calls per connection matter (a short connection is a few reads and writes): reads go
+/// through [`try_read_drained`], so the pump waits for the next event after a short read
+/// instead of reading again only to hear "would block".
 pub(crate) async fn pump(
     src: &TcpStream,
     dst: &TcpStream,
@@ -102,21 +100,10 @@ pub(crate) async fn pump(
     loop {
         src.readable().await.map_err(io_err(src_side))?;
         let mut buf = Buf::get();
-        let mut got = None;
-        let r = src.try_io(Interest::READABLE, || {
-            let n = src.try_read(&mut buf)?;
-            got = Some(n);
-            if n > 0 && n < buf.len() {
-                Err(io::ErrorKind::WouldBlock.into()) // drained: clear the readiness
-            } else {
-                Ok(())
-            }
-        });
-        let n = match (got, r) {
-            (Some(n), _) => n,
-            (None, Err(e)) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            (None, Err(e)) => return Err(io_err(src_side)(e)),
-            (None, Ok(())) => continue,
+        let room = buf.len();
+        let n = match try_read_drained(src, room, || src.try_read(&mut buf)) {
+            Some(r) => r.map_err(io_err(src_side))?,
+            None => continue,
         };
         if n == 0 {
             if !one_ended.swap(true, Ordering::Relaxed) {
@@ -136,6 +123,36 @@ pub(crate) async fn pump(
             c.fetch_add(n as u64, Ordering::Relaxed);
         }
         total += n as u64;
+    }
+}
+
+/// One non-blocking read of `s` by `read` (which returns the byte count) into a buffer with room
+/// for `room` bytes; `None` if there was nothing to read after all.
+///
+/// A read that returns less than it had room for drained the socket (TCP hands over everything
+/// queued), so its read readiness is cleared then and there: the next wait costs no system call
+/// that only hears "would block". Race-free: tokio clears it only if no new readiness event came
+/// in since the read began, and keeps a seen end of stream ready.
+pub(crate) fn try_read_drained(
+    s: &TcpStream,
+    room: usize,
+    mut read: impl FnMut() -> io::Result<usize>,
+) -> Option<io::Result<usize>> {
+    let mut got = None;
+    let r = s.try_io(Interest::READABLE, || {
+        let n = read()?;
+        got = Some(n);
+        if n > 0 && n < room {
+            Err(io::ErrorKind::WouldBlock.into()) // drained: clear the readiness
+        } else {
+            Ok(())
+        }
+    });
+    match (got, r) {
+        (Some(n), _) => Some(Ok(n)),
+        (None, Err(e)) if e.kind() == io::ErrorKind::WouldBlock => None,
+        (None, Err(e)) => Some(Err(e)),
+        (None, Ok(())) => None,
     }
 }
 

@@ -91,18 +91,6 @@ async fn respond(mut s: TcpStream, acked: Arc<AtomicU64>) {
     }
 }
 
-/// Waits until `addr` accepts a connection (a proxy finished starting).
-pub async fn wait_ready(addr: SocketAddr, within: Duration) -> bool {
-    let end = Instant::now() + within;
-    while Instant::now() < end {
-        if TcpStream::connect(addr).await.is_ok() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 /// Source of unique MSH-10 values over the whole run.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 

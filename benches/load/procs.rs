@@ -260,3 +260,42 @@ pub fn loadavg() -> String {
         .and_then(|s| s.split_whitespace().next().map(str::to_string))
         .unwrap_or_else(|| "?".into())
 }
+
+/// CPU seconds (utime + stime) of the proxy `pid`; 0 when measuring direct (`None`).
+pub fn cpu_of(pid: Option<u32>, tck: f64) -> Result<f64, String> {
+    pid.map_or(Ok(0.0), |p| cpu_secs(p, tck).map_err(|e| e.to_string()))
+}
+
+/// Waits until `addr` accepts a connection (a proxy or backend finished starting).
+pub async fn accepts(addr: SocketAddr, within: std::time::Duration) -> bool {
+    let end = std::time::Instant::now() + within;
+    while std::time::Instant::now() < end {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// Waits until every one of `addrs` accepts; if one does not within `within`, says why (the
+/// proxy's exit status and the tail of its log).
+pub async fn await_ready<A>(
+    proxy: Option<&mut Proxy<A>>,
+    addrs: &[SocketAddr],
+    within: std::time::Duration,
+) -> Result<(), String> {
+    for &a in addrs {
+        if !accepts(a, within).await {
+            let why = proxy.map(|p| {
+                let st = p.exited().unwrap_or_else(|| "still running".into());
+                format!(" ({st}; log:\n{})", p.log_tail())
+            });
+            return Err(format!(
+                "{a} not accepting after {within:?}{}",
+                why.unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
+}

@@ -105,18 +105,6 @@ fn other(msg: String) -> io::Error {
     io::Error::other(msg)
 }
 
-/// Waits until `addr` accepts a connection (a proxy finished starting).
-pub async fn wait_ready(addr: SocketAddr, within: Duration) -> bool {
-    let end = Instant::now() + within;
-    while Instant::now() < end {
-        if TcpStream::connect(addr).await.is_ok() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 /// Uploads `total` bytes on one connection, half-closes, and waits for the sink's count.
 pub async fn bulk(addr: SocketAddr, total: u64) -> io::Result<Duration> {
     let mut s = connect(addr).await?;

@@ -254,15 +254,3 @@ pub async fn upload(addr: SocketAddr, n: usize, doc_bytes: u64) -> io::Result<(D
     }
     Ok((start.elapsed(), sent))
 }
-
-/// Waits until `addr` accepts a connection (a proxy finished starting).
-pub async fn wait_ready(addr: SocketAddr, within: Duration) -> bool {
-    let end = Instant::now() + within;
-    while Instant::now() < end {
-        if TcpStream::connect(addr).await.is_ok() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}

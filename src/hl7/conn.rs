@@ -9,7 +9,7 @@ use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Waker};
 use std::time::Duration;
-use tokio::io::{AsyncWriteExt, Interest};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 use triage_hl7::{MllpDecoder, MllpFrame};
@@ -169,26 +169,14 @@ async fn read_message(
                 buf.reserve(4096);
                 let room = buf.capacity() - buf.len();
                 stream.readable().await.map_err(ExchangeError::Read)?;
-                // A read shorter than the room it had drained the socket (TCP hands over all
-                // that is queued): its readiness is cleared then and there, race-free (tokio
-                // keeps it if an event came in meanwhile), so that [`MllpConn::reusable`] can
-                // tell from the runtime alone that nothing arrived since.
-                let mut got = None;
-                let r = stream.try_io(Interest::READABLE, || {
-                    let n = stream.try_read_buf(buf)?;
-                    got = Some(n);
-                    if n > 0 && n < room {
-                        Err(std::io::ErrorKind::WouldBlock.into())
-                    } else {
-                        Ok(())
-                    }
-                });
-                let n = match (got, r) {
-                    (Some(n), _) => n,
-                    (None, Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                    (None, Err(e)) => return Err(ExchangeError::Read(e)),
-                    (None, Ok(())) => continue,
-                };
+                // After a short read the socket's readiness is cleared (drained), so that
+                // [`MllpConn::reusable`] can tell from the runtime alone that nothing arrived.
+                let n =
+                    match crate::relay::try_read_drained(stream, room, || stream.try_read_buf(buf))
+                    {
+                        Some(r) => r.map_err(ExchangeError::Read)?,
+                        None => continue,
+                    };
                 if n == 0 {
                     if let Ok(Some(item)) = dec.decode_eof(buf) {
                         if let MllpFrame::Message(p) = item.frame {

@@ -2,7 +2,6 @@
 //! declared length against a cap, PS3.8 §9.3.1) before a single body byte is buffered.
 
 use std::time::Duration;
-use tokio::io::Interest;
 use tokio::net::TcpStream;
 use triage_dicom::{DicomError, PduDecoder, RawPdu, PDU_HEADER_LEN};
 
@@ -21,28 +20,15 @@ pub enum ReadError {
     Io(#[from] std::io::Error),
 }
 
-/// One read into `buf`. A read shorter than `buf` drained the socket (TCP hands over all that
-/// is queued): its read readiness is cleared then and there (race-free: tokio keeps it if an
-/// event came in meanwhile), so the next wait on the socket (the relay, or the watch on the
-/// client while servers are tried) costs no system call that only hears "would block".
+/// One read into `buf`, through [`crate::relay::try_read_drained`]: after a short read, the
+/// next wait on the socket (the relay, or the watch on the client while servers are tried)
+/// costs no system call that only hears "would block".
 async fn read_some(s: &TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
     loop {
         s.readable().await?;
-        let mut got = None;
-        let r = s.try_io(Interest::READABLE, || {
-            let n = s.try_read(buf)?;
-            got = Some(n);
-            if n > 0 && n < buf.len() {
-                Err(std::io::ErrorKind::WouldBlock.into())
-            } else {
-                Ok(())
-            }
-        });
-        match (got, r) {
-            (Some(n), _) => return Ok(n),
-            (None, Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            (None, Err(e)) => return Err(e),
-            (None, Ok(())) => continue,
+        let room = buf.len();
+        if let Some(r) = crate::relay::try_read_drained(s, room, || s.try_read(buf)) {
+            return r;
         }
     }
 }

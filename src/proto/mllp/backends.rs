@@ -140,6 +140,21 @@ mod tests {
         (MllpConn::new(c, 1024), s)
     }
 
+    /// A connection after one exchange (the server read the message and sent one ACK).
+    async fn exchanged() -> (MllpConn, TcpStream) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut c, mut server_side) = pair().await;
+        let answer = tokio::spawn(async move {
+            let mut got = [0u8; 64];
+            let _ = server_side.read(&mut got).await.unwrap();
+            server_side.write_all(b"\x0bACK\x1c\r").await.unwrap();
+            server_side
+        });
+        let ack = c.exchange(b"MSG", Duration::from_secs(5)).await.unwrap();
+        assert_eq!(&ack[..], b"ACK");
+        (c, answer.await.unwrap())
+    }
+
     fn key(c: &MllpConn) -> BackendKey {
         BackendKey {
             addr: c.stream.peer_addr().unwrap(),
@@ -172,20 +187,11 @@ mod tests {
     /// no system call), a frame or an EOF arriving later still keeps the connection out.
     #[tokio::test]
     async fn a_late_frame_after_a_drained_exchange_is_seen() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncWriteExt;
         for late in [&b"\x0blate\x1c\r"[..], b""] {
             let b = Arc::new(Backends::default());
-            let (mut c, mut server_side) = pair().await;
+            let (c, mut server_side) = exchanged().await;
             let k = key(&c);
-            let answer = tokio::spawn(async move {
-                let mut got = [0u8; 64];
-                let _ = server_side.read(&mut got).await.unwrap();
-                server_side.write_all(b"\x0bACK\x1c\r").await.unwrap();
-                server_side
-            });
-            let ack = c.exchange(b"MSG", Duration::from_secs(5)).await.unwrap();
-            assert_eq!(&ack[..], b"ACK");
-            let mut server_side = answer.await.unwrap();
             b.put(k, c, Duration::from_secs(60));
             // EOF: the server closes; a frame: it stays open with only the frame pending.
             let _open = if late.is_empty() {
@@ -202,18 +208,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_drained_exchange_leaves_the_connection_reusable() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let b = Arc::new(Backends::default());
-        let (mut c, mut server_side) = pair().await;
+        let (c, _server_side) = exchanged().await;
         let k = key(&c);
-        let answer = tokio::spawn(async move {
-            let mut got = [0u8; 64];
-            let _ = server_side.read(&mut got).await.unwrap();
-            server_side.write_all(b"\x0bACK\x1c\r").await.unwrap();
-            server_side
-        });
-        c.exchange(b"MSG", Duration::from_secs(5)).await.unwrap();
-        let _server_side = answer.await.unwrap();
         b.put(k, c, Duration::from_secs(60));
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(b.take(&k).is_some());
