@@ -86,11 +86,13 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> ExitCode {
     let sizes = Sizes::new(args.quick);
     let tck = procs::clk_tck();
-    let dir = std::env::temp_dir().join(format!("triage-load-{}", std::process::id()));
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        eprintln!("load: {}: {e}", dir.display());
-        return ExitCode::FAILURE;
-    }
+    let dir = match procs::WorkDir::new("load") {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let back = match work::start_backends().await {
         Ok(b) => b,
         Err(e) => {
@@ -161,7 +163,7 @@ async fn run(args: Args) -> ExitCode {
             error: t.error.or(t.proxy.err()),
         })
         .collect();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
     report::table(&results, &load_before, &procs::loadavg());
     if results.iter().any(|o| o.error.is_some()) {
         ExitCode::FAILURE

@@ -102,16 +102,13 @@ struct Target {
 async fn run(args: Args) -> ExitCode {
     let sizes = Sizes::new(args.quick);
     let tck = procs::clk_tck();
-    let dir = std::env::temp_dir().join(format!("triage-load-dicom-{}", std::process::id()));
-    let code = match std::fs::create_dir_all(&dir) {
-        Ok(()) => run_in(&args, &sizes, tck, &dir).await,
+    match procs::WorkDir::new("load_dicom") {
+        Ok(dir) => run_in(&args, &sizes, tck, &dir).await,
         Err(e) => {
-            eprintln!("load_dicom: {}: {e}", dir.display());
+            eprintln!("{e}");
             ExitCode::FAILURE
         }
-    };
-    let _ = std::fs::remove_dir_all(&dir);
-    code
+    }
 }
 
 async fn run_in(args: &Args, sizes: &Sizes, tck: f64, dir: &Path) -> ExitCode {

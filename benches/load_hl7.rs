@@ -97,11 +97,13 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> ExitCode {
     let tck = procs::clk_tck();
-    let dir = std::env::temp_dir().join(format!("triage-load-hl7-{}", std::process::id()));
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        eprintln!("load_hl7: {}: {e}", dir.display());
-        return ExitCode::FAILURE;
-    }
+    let dir = match procs::WorkDir::new("load_hl7") {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let back = match (
         hl7_work::start_responder().await,
         hl7_work::start_responder().await,
@@ -164,7 +166,7 @@ async fn run(args: Args) -> ExitCode {
         procs::set_proxy_core(1);
         failed |= measure_part(&env, &all[3..], &mut table).await;
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
     let missed = table.print(&format!(
         "HL7 MLLP (medians of {} round(s); load average {} before, {} after; CPU = proxy utime+stime)",
         args.rounds,

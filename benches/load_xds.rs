@@ -91,11 +91,13 @@ struct Target {
 async fn run(args: Args) -> ExitCode {
     let sizes = Sizes::new(args.quick);
     let tck = procs::clk_tck();
-    let dir = std::env::temp_dir().join(format!("triage-load-xds-{}", std::process::id()));
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        eprintln!("load_xds: {}: {e}", dir.display());
-        return ExitCode::FAILURE;
-    }
+    let dir = match procs::WorkDir::new("load_xds") {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let back = match xds_back::start().await {
         Ok(b) => b,
         Err(e) => {
@@ -169,7 +171,7 @@ async fn run(args: Args) -> ExitCode {
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
     let missed = table.print("XDS load (ITI-18 queries, ITI-41 MTOM uploads)");
     println!(
         "load average (1 min): {load_before} before, {} after; {missed} target(s) missed",

@@ -299,3 +299,29 @@ pub async fn await_ready<A>(
     }
     Ok(())
 }
+
+/// The harness's scratch folder (proxy configs and logs, test files), removed on drop.
+#[derive(Debug)]
+pub struct WorkDir(PathBuf);
+
+impl WorkDir {
+    /// `$TMPDIR/triage-<bench>-<pid>`, created.
+    pub fn new(bench: &str) -> Result<Self, String> {
+        let dir = env::temp_dir().join(format!("triage-{bench}-{}", std::process::id()));
+        fs::create_dir_all(&dir).map_err(|e| format!("{bench}: {}: {e}", dir.display()))?;
+        Ok(WorkDir(dir))
+    }
+}
+
+impl std::ops::Deref for WorkDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}

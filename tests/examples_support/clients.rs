@@ -4,31 +4,29 @@
 
 use super::*;
 
-/// `echoscu -aet TESTSCU -aec AEC host port` (with network timeouts).
-pub async fn echoscu(addr: SocketAddr, aec: &str) -> Run {
-    let mut v = strings(&[
+/// Runs dcmtk's `tool` as TESTSCU calling `aec` at `addr`, with network timeouts: `pre` goes
+/// before the address, `post` after it.
+async fn scu(tool: &str, addr: SocketAddr, aec: &str, pre: &[&str], post: &[String]) -> Run {
+    let mut v = strings(pre);
+    v.extend(strings(&[
         "-aet", "TESTSCU", "-aec", aec, "-to", "5", "-ta", "5", "-td", "10",
-    ]);
+    ]));
     v.push(addr.ip().to_string());
     v.push(addr.port().to_string());
-    run(dcmtk("echoscu"), &v).await
+    v.extend_from_slice(post);
+    run(dcmtk(tool), &v).await
+}
+
+/// `echoscu -aet TESTSCU -aec AEC host port` (with network timeouts).
+pub async fn echoscu(addr: SocketAddr, aec: &str) -> Run {
+    scu("echoscu", addr, aec, &[], &[]).await
 }
 
 /// `findscu -W` (Modality Worklist) for today's scheduled procedures, verbose.
 pub async fn findscu_worklist(addr: SocketAddr, aec: &str) -> Run {
-    let mut v = strings(&[
+    let args = [
         "-v",
         "-W",
-        "-aet",
-        "TESTSCU",
-        "-aec",
-        aec,
-        "-to",
-        "5",
-        "-ta",
-        "5",
-        "-td",
-        "10",
         "-k",
         "PatientName",
         "-k",
@@ -37,10 +35,8 @@ pub async fn findscu_worklist(addr: SocketAddr, aec: &str) -> Run {
         "ScheduledProcedureStepSequence[0].Modality=CT",
         "-k",
         "ScheduledProcedureStepSequence[0].ScheduledStationAETitle",
-    ]);
-    v.push(addr.ip().to_string());
-    v.push(addr.port().to_string());
-    run(dcmtk("findscu"), &v).await
+    ];
+    scu("findscu", addr, aec, &args, &[]).await
 }
 
 /// One curl request; `jar` is read and written as a cookie jar; `src` is the source address.
@@ -135,40 +131,22 @@ pub async fn dicom_file(dir: &Path, n: u32) -> PathBuf {
 
 /// `storescu -aet TESTSCU -aec AEC host port FILE` (with network timeouts).
 pub async fn storescu(addr: SocketAddr, aec: &str, file: &Path) -> Run {
-    let mut v = strings(&[
-        "-aet", "TESTSCU", "-aec", aec, "-to", "5", "-ta", "5", "-td", "10",
-    ]);
-    v.push(addr.ip().to_string());
-    v.push(addr.port().to_string());
-    v.push(file.display().to_string());
-    run(dcmtk("storescu"), &v).await
+    scu("storescu", addr, aec, &[], &[file.display().to_string()]).await
 }
 
 /// `findscu -S` (Study Root C-FIND) at study level, verbose.
 pub async fn findscu_study(addr: SocketAddr, aec: &str) -> Run {
-    let mut v = strings(&[
+    let args = [
         "-v",
         "-S",
-        "-aet",
-        "TESTSCU",
-        "-aec",
-        aec,
-        "-to",
-        "5",
-        "-ta",
-        "5",
-        "-td",
-        "10",
         "-k",
         "QueryRetrieveLevel=STUDY",
         "-k",
         "StudyInstanceUID",
         "-k",
         "PatientID",
-    ]);
-    v.push(addr.ip().to_string());
-    v.push(addr.port().to_string());
-    run(dcmtk("findscu"), &v).await
+    ];
+    scu("findscu", addr, aec, &args, &[]).await
 }
 
 /// A synthetic HL7 v2.5.1 ADT^A01 with MSH-10 `id` (no real patient data).
