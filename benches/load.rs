@@ -54,8 +54,8 @@ pub struct Sizes {
 }
 
 impl Sizes {
-    fn new(quick: bool) -> Self {
-        if quick {
+    fn new(quick: bool, scale: usize) -> Self {
+        let s = if quick {
             Sizes {
                 bulk_bytes: 128 << 20,
                 short_conns: 2_000,
@@ -73,6 +73,12 @@ impl Sizes {
                 pp_rts: 10_000,
                 idle_conns: 2_000,
             }
+        };
+        Sizes {
+            bulk_bytes: s.bulk_bytes * scale as u64,
+            short_conns: s.short_conns * scale,
+            pp_rts: s.pp_rts * scale,
+            ..s
         }
     }
 }
@@ -84,7 +90,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ExitCode {
-    let sizes = Sizes::new(args.quick);
+    let sizes = Sizes::new(args.quick, args.scale);
     let tck = procs::clk_tck();
     let dir = match procs::WorkDir::new("load") {
         Ok(d) => d,

@@ -69,8 +69,8 @@ struct Sizes {
 }
 
 impl Sizes {
-    fn new(quick: bool) -> Self {
-        if quick {
+    fn new(quick: bool, scale: usize) -> Self {
+        let s = if quick {
             Sizes {
                 store_files: 20,
                 assocs: 4_000,
@@ -82,6 +82,11 @@ impl Sizes {
                 assocs: 10_000,
                 idle: 2_000,
             }
+        };
+        Sizes {
+            store_files: s.store_files * scale,
+            assocs: s.assocs * scale,
+            ..s
         }
     }
 }
@@ -100,7 +105,7 @@ struct Target {
 }
 
 async fn run(args: Args) -> ExitCode {
-    let sizes = Sizes::new(args.quick);
+    let sizes = Sizes::new(args.quick, args.scale);
     let tck = procs::clk_tck();
     match procs::WorkDir::new("load_dicom") {
         Ok(dir) => run_in(&args, &sizes, tck, &dir).await,

@@ -61,8 +61,8 @@ struct Load {
     per_sender: usize,
 }
 
-fn loads(quick: bool) -> [Load; 4] {
-    let m = |full: usize, small: usize| if quick { small } else { full };
+fn loads(quick: bool, scale: usize) -> [Load; 4] {
+    let m = |full: usize, small: usize| scale * if quick { small } else { full };
     [
         Load {
             name: "senders1",
@@ -116,7 +116,7 @@ async fn run(args: Args) -> ExitCode {
     };
     let haproxy = procs::haproxy_version(&args.haproxy);
     let triage = procs::find_triage(args.triage.clone());
-    let all = loads(args.quick);
+    let all = loads(args.quick, args.scale);
     println!("load_hl7: HL7 v2 MLLP, ADT^A01 of 256 bytes, one message in flight per connection");
     for l in &all {
         println!(

@@ -59,8 +59,8 @@ struct Sizes {
 }
 
 impl Sizes {
-    fn new(quick: bool) -> Self {
-        if quick {
+    fn new(quick: bool, scale: usize) -> Self {
+        let s = if quick {
             Sizes {
                 query: [(1, 3_000), (16, 20_000)],
                 uploads: 4,
@@ -72,6 +72,11 @@ impl Sizes {
                 uploads: 10,
                 upload_bytes: 100 << 20,
             }
+        };
+        Sizes {
+            query: s.query.map(|(c, n)| (c, n * scale)),
+            uploads: s.uploads * scale,
+            ..s
         }
     }
 }
@@ -89,7 +94,7 @@ struct Target {
 }
 
 async fn run(args: Args) -> ExitCode {
-    let sizes = Sizes::new(args.quick);
+    let sizes = Sizes::new(args.quick, args.scale);
     let tck = procs::clk_tck();
     let dir = match procs::WorkDir::new("load_xds") {
         Ok(d) => d,

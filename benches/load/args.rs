@@ -22,6 +22,8 @@ pub struct Args {
     pub skip: Vec<String>,
     /// `--one-core`: proxy, client and backends all on core 1 (latency at low load).
     pub one_core: bool,
+    /// `--scale N`: N times the work per phase (long enough to attach `perf` or `strace`).
+    pub scale: usize,
 }
 
 impl Args {
@@ -39,7 +41,7 @@ const TARGETS: [&str; 3] = ["direct", "haproxy", "triage"];
 fn usage(bench: &str, workloads: &[&str]) -> String {
     format!(
         "usage: cargo bench --bench {bench} -- [--quick] [--triage PATH] [--haproxy PATH] \
-         [--rust-log FILTER] [--rounds N] [--one-core] [--only direct,haproxy,triage] [--skip {}]",
+         [--rust-log FILTER] [--rounds N] [--scale N] [--one-core] [--only direct,haproxy,triage] [--skip {}]",
         workloads.join(",")
     )
 }
@@ -66,6 +68,7 @@ pub fn parse(bench: &str, workloads: &[&str]) -> Result<Option<Args>, String> {
         only: Vec::new(),
         skip: Vec::new(),
         one_core: false,
+        scale: 1,
     };
     let mut run = false;
     let mut it = std::env::args().skip(1);
@@ -84,6 +87,13 @@ pub fn parse(bench: &str, workloads: &[&str]) -> Result<Option<Args>, String> {
                     .ok()
                     .filter(|n| *n > 0)
                     .ok_or(format!("--rounds needs a number >= 1\n{usage}"))?
+            }
+            "--scale" => {
+                a.scale = value("--scale")?
+                    .parse()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or(format!("--scale needs a number >= 1\n{usage}"))?
             }
             "--only" => a.only = list(value("--only")?, &TARGETS, &usage)?,
             "--skip" => a.skip = list(value("--skip")?, workloads, &usage)?,
