@@ -8,10 +8,12 @@
 //! start of `Body`.
 //!
 //! Bytes arrive in chunks. After each complete markup event the scanner
-//! records a commit point together with the open elements (owned start tags,
-//! which also carry the namespace declarations). On the next chunk a fresh
-//! `NsReader` starts at the commit point and the open start tags are pushed
-//! back into its namespace resolver, so earlier input is not parsed again.
+//! records a commit point together with the open elements (where their start
+//! tags, which also carry the namespace declarations, sit in the region: the
+//! caller keeps the region's bytes, so nothing is copied per element). On the
+//! next chunk a fresh `NsReader` starts at the commit point and the open start
+//! tags are pushed back into its namespace resolver, so earlier input is not
+//! parsed again.
 //! Character data is only taken into account once the markup that ends it
 //! has arrived.
 
@@ -39,10 +41,32 @@ enum Kind {
     Other,
 }
 
+/// An open element: its start tag's content (name and attributes, between `<` and `>`) as a
+/// range of the region, and the name's length.
 #[derive(Debug, Clone)]
 struct Open {
-    start: BytesStart<'static>,
+    tag: std::ops::Range<usize>,
+    name_len: usize,
     kind: Kind,
+}
+
+impl Open {
+    /// The tag's content (UTF-8: quick-xml made an event of these bytes).
+    fn content<'r>(&self, region: &'r [u8]) -> &'r str {
+        let bytes = region.get(self.tag.clone()).unwrap_or_default();
+        std::str::from_utf8(bytes).unwrap_or_default()
+    }
+
+    fn start<'r>(&self, region: &'r [u8]) -> BytesStart<'r> {
+        let content = self.content(region);
+        BytesStart::from_content(content, self.name_len.min(content.len()))
+    }
+
+    fn name<'r>(&self, region: &'r [u8]) -> &'r str {
+        self.content(region)
+            .get(..self.name_len)
+            .unwrap_or_default()
+    }
 }
 
 /// Result of one scan step.
@@ -99,7 +123,7 @@ impl HeaderScanner {
         for open in &self.stack {
             reader
                 .resolver_mut()
-                .push(&open.start)
+                .push(&open.start(region))
                 .map_err(|e| XdsError::Xml {
                     offset: abs(0),
                     reason: e.to_string(),
@@ -188,8 +212,14 @@ impl HeaderScanner {
                     }
                     None
                 }
-                Event::Start(e) => self.on_start(e, ns, false, abs(before))?,
-                Event::Empty(e) => self.on_start(e, ns, true, abs(before))?,
+                Event::Start(e) => {
+                    // The tag's content: after `<`, as long as the event's bytes.
+                    let at = origin + before + 1;
+                    let tag = at..at + e.len();
+                    debug_assert_eq!(region.get(tag.clone()), Some(e.as_bytes()));
+                    self.on_start(e, ns, Some(tag), abs(before))?
+                }
+                Event::Empty(e) => self.on_start(e, ns, None, abs(before))?,
                 Event::End(e) => {
                     let Some(open) = self.stack.pop() else {
                         return Err(XdsError::Xml {
@@ -197,12 +227,12 @@ impl HeaderScanner {
                             reason: "end tag without start tag".into(),
                         });
                     };
-                    if open.start.name() != e.name() {
+                    if open.name(region) != e.name().as_ref() {
                         return Err(XdsError::Xml {
                             offset: abs(before),
                             reason: format!(
                                 "expected </{}>, found </{}>",
-                                open.start.name().as_ref(),
+                                open.name(region),
                                 e.name().as_ref()
                             ),
                         });
@@ -256,13 +286,14 @@ impl HeaderScanner {
         }
     }
 
-    /// Handles a start (or empty-element) tag; returns the result when the
-    /// scan is finished.
+    /// Handles a start tag (`tag`: where its content sits in the region) or
+    /// an empty-element tag (`None`); returns the result when the scan is
+    /// finished.
     fn on_start(
         &mut self,
         e: BytesStart<'_>,
         ns: Ns,
-        empty: bool,
+        tag: Option<std::ops::Range<usize>>,
         offset: usize,
     ) -> Result<Option<SoapInfo>, XdsError> {
         if ns == Ns::Undeclared {
@@ -318,7 +349,7 @@ impl HeaderScanner {
             }
             _ => Kind::Other,
         };
-        if empty {
+        let Some(tag) = tag else {
             return Ok(match kind {
                 Kind::Capture(f) => {
                     self.finish_capture(f);
@@ -327,9 +358,10 @@ impl HeaderScanner {
                 Kind::Header | Kind::Envelope => Some(self.info()),
                 Kind::Other => None,
             });
-        }
+        };
         self.stack.push(Open {
-            start: e.into_owned(),
+            tag,
+            name_len: e.name().as_ref().len(),
             kind,
         });
         Ok(None)

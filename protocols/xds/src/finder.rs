@@ -107,15 +107,33 @@ impl ActionFinder {
     }
 
     /// Feeds the next chunk of the body. Once `Found` or an error is
-    /// returned, later calls return the same outcome.
+    /// returned, later calls return the same outcome. A first chunk that
+    /// holds the whole SOAP header is scanned where it lies; bytes are only
+    /// kept (up to the budget) while more are needed.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<FindState, XdsError> {
         if let Mode::Done(r) = &self.mode {
             return r.clone().map(FindState::Found);
         }
         self.fed = self.fed.saturating_add(chunk.len());
-        let room = self.budget.saturating_sub(self.buf.len());
-        self.buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        let r = self.step(false);
+        let r = if self.buf.is_empty() {
+            let data = &chunk[..chunk.len().min(self.budget)];
+            let r = step(
+                &mut self.mode,
+                &mut self.scanner,
+                data,
+                self.fed,
+                self.budget,
+                false,
+            );
+            if matches!(r, Ok(FindState::NeedMore)) {
+                self.buf.extend_from_slice(data);
+            }
+            r
+        } else {
+            let room = self.budget.saturating_sub(self.buf.len());
+            self.buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            self.step(false)
+        };
         self.settle(r)
     }
 
@@ -148,28 +166,47 @@ impl ActionFinder {
     }
 
     fn step(&mut self, eof: bool) -> Result<FindState, XdsError> {
-        let data = &self.buf[..];
-        let (start, end, complete) = match &mut self.mode {
-            Mode::Done(r) => return r.clone().map(FindState::Found),
-            Mode::Plain => (0, data.len(), eof),
-            Mode::Multipart(loc) => match loc.advance(data)? {
-                Some(r) => (r.start, r.end, r.complete || eof),
-                None if eof => return Err(XdsError::Truncated { consumed: self.fed }),
-                None => return Ok(FindState::NeedMore),
-            },
-        };
-        // Skip the XML scan while the new bytes complete no markup (see
-        // `tail`): keeps drip-fed input linear. Forced at the end of the
-        // body / root part and once over budget.
-        let region = &data[start..end];
-        let force = complete || self.fed > self.budget;
-        if !self.scanner.worth_scanning(region) && !force {
-            return Ok(FindState::NeedMore);
-        }
-        match self.scanner.scan(region, start, complete)? {
-            Scan::NeedMore => Ok(FindState::NeedMore),
-            Scan::Done(info) => Ok(FindState::Found(info)),
-        }
+        step(
+            &mut self.mode,
+            &mut self.scanner,
+            &self.buf,
+            self.fed,
+            self.budget,
+            eof,
+        )
+    }
+}
+
+/// One look at `data` (every byte kept so far, at most `budget`; `fed` were
+/// fed in all): locate the envelope, then scan it.
+fn step(
+    mode: &mut Mode,
+    scanner: &mut HeaderScanner,
+    data: &[u8],
+    fed: usize,
+    budget: usize,
+    eof: bool,
+) -> Result<FindState, XdsError> {
+    let (start, end, complete) = match mode {
+        Mode::Done(r) => return r.clone().map(FindState::Found),
+        Mode::Plain => (0, data.len(), eof),
+        Mode::Multipart(loc) => match loc.advance(data)? {
+            Some(r) => (r.start, r.end, r.complete || eof),
+            None if eof => return Err(XdsError::Truncated { consumed: fed }),
+            None => return Ok(FindState::NeedMore),
+        },
+    };
+    // Skip the XML scan while the new bytes complete no markup (see
+    // `tail`): keeps drip-fed input linear. Forced at the end of the
+    // body / root part and once over budget.
+    let region = &data[start..end];
+    let force = complete || fed > budget;
+    if !scanner.worth_scanning(region) && !force {
+        return Ok(FindState::NeedMore);
+    }
+    match scanner.scan(region, start, complete)? {
+        Scan::NeedMore => Ok(FindState::NeedMore),
+        Scan::Done(info) => Ok(FindState::Found(info)),
     }
 }
 
