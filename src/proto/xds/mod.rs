@@ -16,7 +16,9 @@
 //! still sends is read and dropped for a moment, so that it reads the Fault instead of a reset.
 
 pub mod action;
+mod deadline;
 mod forward;
+mod meters;
 
 use super::{Conn, Handler};
 use crate::health::BoxFuture;
@@ -69,9 +71,13 @@ impl Handler for XdsHandler {
                 Some(meter),
             ));
             let svc2 = svc.clone();
+            let per_conn = Arc::new(PerConn {
+                deadline: deadline::HeaderDeadline::new(handshake_timeout(&svc)),
+                meters: meters::Meters::new(svc.name()),
+            });
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let (svc, backends) = (svc2.clone(), backends.clone());
-                async move { Ok::<_, Infallible>(handle(&svc, &backends, peer, local, req).await) }
+                let (svc, backends, pc) = (svc2.clone(), backends.clone(), per_conn.clone());
+                async move { Ok::<_, Infallible>(handle(&svc, &backends, &pc, peer, local, req).await) }
             });
             let mut b = hyper::server::conn::http1::Builder::new();
             b.keep_alive(true)
@@ -84,6 +90,12 @@ impl Handler for XdsHandler {
             }
         })
     }
+}
+
+/// What the requests of one client connection share.
+struct PerConn {
+    deadline: deadline::HeaderDeadline,
+    meters: meters::Meters,
 }
 
 fn handshake_timeout(svc: &Service) -> Duration {
@@ -135,10 +147,10 @@ fn fault(
 
 /// The metric label of an action: the known XDS.b transactions and the actions the service
 /// routes on are named; anything else a client invents is `other` (bounded label set).
-fn action_label(svc: &Service, action: Option<&str>) -> String {
+fn action_label<'a>(svc: &Service, action: Option<&'a str>) -> &'a str {
     match action {
-        None => "-".into(),
-        Some(a) if Transaction::from_request_action(a).is_some() => a.to_string(),
+        None => "-",
+        Some(a) if Transaction::from_request_action(a).is_some() => a,
         Some(a)
             if svc
                 .spec
@@ -146,27 +158,16 @@ fn action_label(svc: &Service, action: Option<&str>) -> String {
                 .iter()
                 .any(|r| r.action.as_deref() == Some(a)) =>
         {
-            a.to_string()
+            a
         }
-        Some(_) => "other".into(),
+        Some(_) => "other",
     }
-}
-
-fn count(svc: &Service, action: &str, status: StatusCode) {
-    let labels = crate::metrics::XdsLabels {
-        service: svc.name().to_string(),
-        action: action.to_string(),
-        status: status.as_u16().to_string(),
-    };
-    crate::metrics::global()
-        .xds_requests
-        .get_or_create(&labels)
-        .inc();
 }
 
 async fn handle(
     svc: &Service,
     backends: &Arc<HttpBackends>,
+    pc: &PerConn,
     peer: SocketAddr,
     local: SocketAddr,
     req: Request<Incoming>,
@@ -178,15 +179,15 @@ async fn handle(
         .map_or(triage_xds::DEFAULT_HEADER_BUDGET, |b| b as usize);
     let (found, req) = if req.method() == Method::POST {
         let limit = handshake_timeout(svc);
-        match tokio::time::timeout(limit, action::find(req, budget)).await {
-            Ok(Ok(x)) => x,
-            Ok(Err(e)) => {
+        match pc.deadline.within(action::find(req, budget)).await {
+            Some(Ok(x)) => x,
+            Some(Err(e)) => {
                 if e.client_gone {
                     tracing::debug!(error = %e.reason, "client body failed before the SOAP header");
                 } else {
                     tracing::warn!(error = %e.reason, "unreadable SOAP request; Fault");
                 }
-                count(svc, "-", StatusCode::BAD_REQUEST);
+                pc.meters.count("-", 400);
                 return fault(
                     StatusCode::BAD_REQUEST,
                     FaultCode::Sender,
@@ -196,10 +197,10 @@ async fn handle(
                     true,
                 );
             }
-            Err(_) => {
+            None => {
                 let reason = format!("no SOAP header within {limit:?}");
                 tracing::warn!("{reason}; Fault");
-                count(svc, "-", StatusCode::BAD_REQUEST);
+                pc.meters.count("-", 400);
                 return fault(
                     StatusCode::BAD_REQUEST,
                     FaultCode::Sender,
@@ -232,7 +233,7 @@ async fn handle(
             action = action.unwrap_or("-"),
             "no route for SOAP action; Fault"
         );
-        count(svc, &label, StatusCode::BAD_REQUEST);
+        pc.meters.count(label, 400);
         let reason = format!("no route for action {}", action.unwrap_or("(none)"));
         return fault(
             StatusCode::BAD_REQUEST,
@@ -296,13 +297,7 @@ async fn handle(
             )
         }
     };
-    count(svc, &label, resp.status());
-    let labels = crate::metrics::ServiceLabels {
-        service: svc.name().to_string(),
-    };
-    crate::metrics::global()
-        .xds_request_seconds
-        .get_or_create(&labels)
-        .observe(start.elapsed().as_secs_f64());
+    pc.meters.count(label, resp.status().as_u16());
+    pc.meters.seconds(start.elapsed().as_secs_f64());
     resp
 }
