@@ -91,8 +91,24 @@ pub(crate) struct HeaderScanner {
 
 impl HeaderScanner {
     /// Scans `region` (the XML so far; `base` is its offset in the body).
-    /// `complete` says that no more bytes of this XML will come.
+    /// `complete` says that no more bytes of this XML will come. A first
+    /// scan tries the fast path (see `fast`) before the `NsReader`.
     pub(crate) fn scan(
+        &mut self,
+        region: &[u8],
+        base: usize,
+        complete: bool,
+    ) -> Result<Scan, XdsError> {
+        if self.committed == 0 && self.stack.is_empty() && self.version.is_none() {
+            if let Some(info) = crate::fast::scan(region) {
+                return Ok(Scan::Done(info));
+            }
+        }
+        self.scan_xml(region, base, complete)
+    }
+
+    /// [`scan`](Self::scan) with quick-xml's `NsReader` only.
+    pub(crate) fn scan_xml(
         &mut self,
         region: &[u8],
         base: usize,

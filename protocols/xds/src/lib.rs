@@ -23,6 +23,7 @@ mod builder;
 mod content_type;
 mod envelope;
 mod error;
+mod fast;
 mod fault;
 mod finder;
 mod mime;

@@ -1,0 +1,381 @@
+//! Fast path of the SOAP header scan, for envelopes in the plain shape clients send: an
+//! optional XML declaration and comments, then elements with quoted attributes, text without
+//! references, and the whole header in the bytes at hand. It is one pass over the bytes (no
+//! events, no allocation but the two values), taken before quick-xml's `NsReader` (see
+//! `envelope`), which stays the reader of everything else.
+//!
+//! It answers only when the answer is certain and the same as the `NsReader` scan's: anything
+//! outside that subset — a reference (`&`), CDATA, a processing instruction or DOCTYPE, a
+//! carriage return in a captured value, a name or attribute outside plain ASCII, a prefix not
+//! declared, a duplicate attribute or header, invalid UTF-8, a header not complete yet — makes
+//! it give up (`None`), and the `NsReader` scan then reads the envelope (and reports the
+//! error, if there is one). Namespaces are resolved as XML Namespaces 1.0 §5 says: the
+//! innermost declaration of a prefix wins; elements without prefix take the default namespace.
+//! The unit tests compare both scans on the fixtures and on thousands of mutations of them.
+
+use crate::envelope::MAX_DEPTH;
+use crate::finder::{SoapInfo, SoapVersion};
+use crate::ns::{SOAP11_NS, SOAP12_NS, WSA_NS};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Envelope,
+    Header,
+    Action,
+    MessageId,
+    Other,
+}
+
+struct Open {
+    /// The qualified name, as a range of the input.
+    name: (usize, usize),
+    kind: Kind,
+    /// Namespace bindings in scope before this element's own.
+    outer_bindings: usize,
+}
+
+/// The header's `wsa:Action` and `wsa:MessageID`, or `None`: see the module docs.
+pub(crate) fn scan(b: &[u8]) -> Option<SoapInfo> {
+    let mut i = prolog(b)?;
+    let mut stack: Vec<Open> = Vec::with_capacity(8);
+    // (prefix, namespace) declarations in scope, innermost last; "" is the default namespace.
+    let mut bindings: Vec<(&[u8], &[u8])> = Vec::with_capacity(8);
+    let mut version = None;
+    let mut action: Option<Option<&str>> = None;
+    let mut message_id: Option<Option<&str>> = None;
+    loop {
+        // At a '<'.
+        match *b.get(i + 1)? {
+            b'/' => {
+                let (n0, n1) = name(b, i + 2)?;
+                let j = skip_ws(b, n1);
+                if *b.get(j)? != b'>' {
+                    return None;
+                }
+                let open = stack.pop()?;
+                if b.get(open.name.0..open.name.1)? != b.get(n0..n1)? {
+                    return None;
+                }
+                bindings.truncate(open.outer_bindings);
+                if matches!(open.kind, Kind::Envelope | Kind::Header) {
+                    return done(b, j + 1, version?, action, message_id);
+                }
+                i = j + 1;
+            }
+            b'!' if b.get(i..)?.starts_with(b"<!--") => i = find(b, i + 4, b"-->")? + 3,
+            b'!' | b'?' => return None,
+            _ => {
+                let tag = start_tag(b, i, &mut bindings)?;
+                let (n0, n1) = tag.name;
+                let ns = resolve(&b[n0..n1], &bindings)?;
+                let local = local_name(&b[n0..n1]);
+                let parent = stack.last().map(|o| o.kind);
+                let kind = match parent {
+                    None => {
+                        if local != b"Envelope" {
+                            return None;
+                        }
+                        version = Some(if ns == SOAP12_NS.as_bytes() {
+                            SoapVersion::V12
+                        } else if ns == SOAP11_NS.as_bytes() {
+                            SoapVersion::V11
+                        } else {
+                            return None;
+                        });
+                        Kind::Envelope
+                    }
+                    Some(Kind::Envelope) if ns == version?.namespace().as_bytes() => match local {
+                        b"Body" => return done(b, tag.end, version?, action, message_id),
+                        b"Header" => Kind::Header,
+                        _ => Kind::Other,
+                    },
+                    Some(Kind::Header) if ns == WSA_NS.as_bytes() && local == b"Action" => {
+                        Kind::Action
+                    }
+                    Some(Kind::Header) if ns == WSA_NS.as_bytes() && local == b"MessageID" => {
+                        Kind::MessageId
+                    }
+                    // Inside a captured header: the value would not be plain text.
+                    Some(Kind::Action | Kind::MessageId) => return None,
+                    _ => Kind::Other,
+                };
+                let seen = match kind {
+                    Kind::Action => action.is_some(),
+                    Kind::MessageId => message_id.is_some(),
+                    _ => false,
+                };
+                if seen || stack.len() >= MAX_DEPTH {
+                    return None;
+                }
+                if tag.empty {
+                    bindings.truncate(tag.outer_bindings);
+                    match kind {
+                        Kind::Envelope | Kind::Header => {
+                            return done(b, tag.end, version?, action, message_id)
+                        }
+                        Kind::Action => action = Some(None),
+                        Kind::MessageId => message_id = Some(None),
+                        Kind::Other => {}
+                    }
+                    i = tag.end;
+                } else if matches!(kind, Kind::Action | Kind::MessageId) {
+                    // The value: text up to this element's end tag.
+                    let t1 = i_of(b, tag.end, b'<')?;
+                    let value = captured(b.get(tag.end..t1)?)?;
+                    match kind {
+                        Kind::Action => action = Some(value),
+                        _ => message_id = Some(value),
+                    }
+                    stack.push(Open {
+                        name: tag.name,
+                        kind,
+                        outer_bindings: tag.outer_bindings,
+                    });
+                    i = t1;
+                    // Its end tag must come next (a comment or child: not plain text).
+                    if b.get(i + 1) != Some(&b'/') {
+                        return None;
+                    }
+                    continue;
+                } else {
+                    stack.push(Open {
+                        name: tag.name,
+                        kind,
+                        outer_bindings: tag.outer_bindings,
+                    });
+                    i = tag.end;
+                }
+            }
+        }
+        // Character data up to the next markup: no references.
+        let next = i + memchr::memchr2(b'<', b'&', b.get(i..)?)?;
+        if b[next] == b'&' {
+            return None;
+        }
+        i = next;
+    }
+}
+
+fn done(
+    b: &[u8],
+    end: usize,
+    version: SoapVersion,
+    action: Option<Option<&str>>,
+    message_id: Option<Option<&str>>,
+) -> Option<SoapInfo> {
+    // quick-xml decodes every event as UTF-8: so must everything read be.
+    std::str::from_utf8(b.get(..end)?).ok()?;
+    Some(SoapInfo {
+        action: action.flatten().map(str::to_string),
+        message_id: message_id.flatten().map(str::to_string),
+        soap_version: version,
+    })
+}
+
+/// A captured value: trimmed (as the `NsReader` scan trims), `None` when empty; gives up on
+/// text the `NsReader` would rewrite (references, line ends) or that is not UTF-8.
+fn captured(text: &[u8]) -> Option<Option<&str>> {
+    if text.iter().any(|&c| c == b'&' || c == b'\r') {
+        return None;
+    }
+    let t = std::str::from_utf8(text).ok()?.trim();
+    Some((!t.is_empty()).then_some(t))
+}
+
+/// Skips white space, an XML declaration at the very start and comments; returns the
+/// position of the document element's `<`.
+fn prolog(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    if b.starts_with(b"<?xml") && b.get(5).is_some_and(u8::is_ascii_whitespace) {
+        let end = find(b, 5, b"?>")?;
+        if !decl_ok(b.get(5..end)?) {
+            return None;
+        }
+        i = end + 2;
+    }
+    loop {
+        i = skip_ws(b, i);
+        if *b.get(i)? != b'<' {
+            return None;
+        }
+        if b.get(i..)?.starts_with(b"<!--") {
+            i = find(b, i + 4, b"-->")? + 3;
+        } else if matches!(b.get(i + 1)?, b'!' | b'?') {
+            return None;
+        } else {
+            return Some(i);
+        }
+    }
+}
+
+/// The declaration's pseudo-attributes are plain and its encoding, if named, is UTF-8 (as
+/// `finder::check_charset` accepts).
+fn decl_ok(body: &[u8]) -> bool {
+    if body.iter().any(|&c| c == b'&' || c == b'<' || c >= 0x80) {
+        return false;
+    }
+    let Some(at) = find(body, 0, b"encoding") else {
+        return true;
+    };
+    let rest = &body[at + 8..];
+    let j = skip_ws(rest, 0);
+    if rest.get(j) != Some(&b'=') {
+        return false;
+    }
+    let k = skip_ws(rest, j + 1);
+    let Some(&q @ (b'"' | b'\'')) = rest.get(k) else {
+        return false;
+    };
+    let Some(len) = rest[k + 1..].iter().position(|&c| c == q) else {
+        return false;
+    };
+    let enc = &rest[k + 1..k + 1 + len];
+    ["utf-8", "utf8", "us-ascii", "ascii"]
+        .iter()
+        .any(|e| enc.eq_ignore_ascii_case(e.as_bytes()))
+}
+
+struct Tag {
+    name: (usize, usize),
+    /// Just after the closing `>`.
+    end: usize,
+    empty: bool,
+    outer_bindings: usize,
+}
+
+/// Reads the start tag at `i` (its `<`), pushing its namespace declarations.
+fn start_tag<'a>(b: &'a [u8], i: usize, bindings: &mut Vec<(&'a [u8], &'a [u8])>) -> Option<Tag> {
+    let outer_bindings = bindings.len();
+    let (n0, n1) = name(b, i + 1)?;
+    let mut j = n1;
+    // Attribute names seen in this tag (to refuse duplicates).
+    let mut names: [(usize, usize); 16] = [(0, 0); 16];
+    let mut count = 0;
+    loop {
+        let k = skip_ws(b, j);
+        match *b.get(k)? {
+            b'>' => {
+                return Some(Tag {
+                    name: (n0, n1),
+                    end: k + 1,
+                    empty: false,
+                    outer_bindings,
+                })
+            }
+            b'/' if b.get(k + 1) == Some(&b'>') => {
+                return Some(Tag {
+                    name: (n0, n1),
+                    end: k + 2,
+                    empty: true,
+                    outer_bindings,
+                })
+            }
+            _ if k == j => return None, // attributes are separated by white space
+            _ => {}
+        }
+        let (a0, a1) = name(b, k)?;
+        let e = skip_ws(b, a1);
+        if *b.get(e)? != b'=' {
+            return None;
+        }
+        let v = skip_ws(b, e + 1);
+        let q = *b.get(v)?;
+        if q != b'"' && q != b'\'' {
+            return None;
+        }
+        let v1 = v + 1 + memchr::memchr3(q, b'<', b'&', b.get(v + 1..)?)?;
+        if b[v1] != q {
+            return None;
+        }
+        let value = &b[v + 1..v1];
+        let attr = &b[a0..a1];
+        if count == names.len() || names[..count].iter().any(|&(s, t)| &b[s..t] == attr) {
+            return None;
+        }
+        names[count] = (a0, a1);
+        count += 1;
+        if attr == b"xmlns" {
+            bindings.push((b"", value));
+        } else if let Some(prefix) = attr.strip_prefix(b"xmlns:") {
+            if value.is_empty() || prefix.starts_with(b"xml") || prefix.contains(&b':') {
+                return None;
+            }
+            bindings.push((prefix, value));
+        } else if attr.starts_with(b"xml") && !attr.starts_with(b"xml:") {
+            return None;
+        }
+        j = v1 + 1;
+    }
+}
+
+/// The namespace of a qualified element name; `None` (give up) for an undeclared prefix or
+/// a `xml:`/`xmlns:` one. No prefix and no default namespace: the empty name.
+fn resolve<'a>(qname: &[u8], bindings: &[(&'a [u8], &'a [u8])]) -> Option<&'a [u8]> {
+    let prefix = match qname.iter().position(|&c| c == b':') {
+        Some(p) => &qname[..p],
+        None => b"",
+    };
+    if prefix.starts_with(b"xml") {
+        return None;
+    }
+    match bindings.iter().rev().find(|(p, _)| *p == prefix) {
+        Some((_, ns)) => Some(ns),
+        None if prefix.is_empty() => Some(b""),
+        None => None,
+    }
+}
+
+fn local_name(qname: &[u8]) -> &[u8] {
+    match qname.iter().position(|&c| c == b':') {
+        Some(p) => &qname[p + 1..],
+        None => qname,
+    }
+}
+
+/// A name at `i`: ASCII letters, digits, `_ - .`, at most one `:` (not last), starting with
+/// a letter or `_`.
+fn name(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    let first = *b.get(i)?;
+    if !(first.is_ascii_alphabetic() || first == b'_') {
+        return None;
+    }
+    let mut colons = 0;
+    let mut j = i + 1;
+    loop {
+        let c = *b.get(j)?;
+        if c == b':' {
+            colons += 1;
+        } else if !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')) {
+            break;
+        }
+        j += 1;
+    }
+    if colons > 1 || b[j - 1] == b':' {
+        return None;
+    }
+    Some((i, j))
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while b
+        .get(i)
+        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        i += 1;
+    }
+    i
+}
+
+/// Position of the first `c` at or after `from`.
+fn i_of(b: &[u8], from: usize, c: u8) -> Option<usize> {
+    memchr::memchr(c, b.get(from..)?).map(|p| from + p)
+}
+
+/// Position of the first `pat` at or after `from`.
+fn find(b: &[u8], from: usize, pat: &[u8]) -> Option<usize> {
+    memchr::memmem::find(b.get(from..)?, pat).map(|p| from + p)
+}
+
+#[cfg(test)]
+#[path = "fast_tests.rs"]
+mod tests;
