@@ -78,8 +78,8 @@ pub fn parse_content_type(value: &str) -> Result<ContentType, XdsError> {
             break;
         }
         let eq = rest.find('=').ok_or_else(|| bad("parameter without '='"))?;
-        let name = rest[..eq].trim().to_ascii_lowercase();
-        if !is_token(&name) {
+        let name = rest[..eq].trim();
+        if !is_token(name) {
             return Err(bad("parameter name is not a token"));
         }
         rest = rest[eq + 1..].trim_start_matches(is_lws);
@@ -103,13 +103,19 @@ pub fn parse_content_type(value: &str) -> Result<ContentType, XdsError> {
             val = v.to_string();
             rest = &rest[end..];
         }
-        let slot = match name.as_str() {
-            "action" => &mut ct.action,
-            "boundary" => &mut ct.boundary,
-            "start" => &mut ct.start,
-            "start-info" => &mut ct.start_info,
-            "charset" => &mut ct.charset,
-            _ => continue,
+        let is = |known: &str| name.eq_ignore_ascii_case(known);
+        let slot = if is("action") {
+            &mut ct.action
+        } else if is("boundary") {
+            &mut ct.boundary
+        } else if is("start") {
+            &mut ct.start
+        } else if is("start-info") {
+            &mut ct.start_info
+        } else if is("charset") {
+            &mut ct.charset
+        } else {
+            continue;
         };
         if slot.is_none() {
             *slot = Some(val);
@@ -160,14 +166,37 @@ fn is_lws(c: char) -> bool {
 
 /// RFC 2045 §5.1 token: visible ASCII except tspecials.
 fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
+    !s.is_empty() && s.bytes().all(|b| TOKEN[usize::from(b)])
 }
+
+/// Which bytes may appear in a token.
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        t[b] = true;
+        b += 1;
+    }
+    let specials = b"()<>@,;:\\\"/[]?=";
+    let mut i = 0;
+    while i < specials.len() {
+        t[specials[i] as usize] = false;
+        i += 1;
+    }
+    t
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_table_is_visible_ascii_without_tspecials() {
+        for b in 0..=255u8 {
+            let want = b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b);
+            assert_eq!(TOKEN[usize::from(b)], want, "byte {b:#04x}");
+        }
+    }
 
     #[test]
     fn mtom_header_from_iti41() {
