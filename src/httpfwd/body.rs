@@ -6,7 +6,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -85,9 +85,44 @@ impl Body for ReplayBody {
 /// A response body: streamed from a server, or a complete one made by triage.
 #[derive(Debug)]
 pub enum ProxyBody {
-    /// A server's body; the lease keeps the server's connection count until the body is done.
-    Stream(Incoming, Option<crate::pool::Lease>),
+    /// A server's body, with what is held until it is done.
+    Stream(Incoming, Held),
     Full(Option<Bytes>),
+}
+
+/// What a streamed response body holds until it is done: the lease (the server's connection
+/// count) and, optionally, the server connection, which goes back to its pool at the end of
+/// the body — without a task of its own when hyper already has it ready for the next request.
+#[derive(Debug, Default)]
+pub struct Held {
+    pub lease: Option<crate::pool::Lease>,
+    pub conn: Option<(
+        std::sync::Arc<super::client::HttpBackends>,
+        super::client::Sender,
+    )>,
+}
+
+impl Held {
+    pub fn lease(lease: crate::pool::Lease) -> Self {
+        Held {
+            lease: Some(lease),
+            conn: None,
+        }
+    }
+
+    fn body_done(&mut self) {
+        if let Some((backends, sender)) = self.conn.take() {
+            backends.recycle(sender);
+        }
+    }
+}
+
+/// A body dropped before its end (or one hyper never polled, such as an empty one): the
+/// connection goes back only if hyper gets it ready, which it does not for a half-read one.
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.body_done();
+    }
 }
 
 impl ProxyBody {
@@ -105,9 +140,13 @@ impl Body for ProxyBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
-            ProxyBody::Stream(i, _) => Pin::new(i)
-                .poll_frame(cx)
-                .map(|o| o.map(|r| r.map_err(Into::into))),
+            ProxyBody::Stream(i, held) => {
+                let r = ready!(Pin::new(&mut *i).poll_frame(cx));
+                if r.is_none() || i.is_end_stream() {
+                    held.body_done();
+                }
+                Poll::Ready(r.map(|r| r.map_err(Into::into)))
+            }
             ProxyBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
         }
     }

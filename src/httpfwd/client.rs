@@ -126,25 +126,34 @@ impl HttpBackends {
     }
 
     /// Puts the sender back once its current exchange is over (request body sent, response
-    /// body read to its end); a connection that hyper closes instead is dropped. `_addr` is
-    /// kept for callers; the sender knows its key.
-    pub fn recycle(self: &Arc<Self>, _addr: SocketAddr, s: Sender) {
-        let me = self.clone();
+    /// body read to its end): at once when hyper has it ready already (the usual case at the
+    /// end of a response body), else from a task that waits for that; a connection that hyper
+    /// closes instead is dropped.
+    pub fn recycle(self: &Arc<Self>, s: Sender) {
         let Sender {
             inner: mut s,
             key: k,
             ..
         } = s;
+        if s.is_ready() {
+            self.keep(k, s);
+            return;
+        }
+        let me = self.clone();
         tokio::spawn(async move {
             if s.ready().await.is_ok() {
-                let mut m = me.idle.lock().unwrap_or_else(|e| e.into_inner());
-                let list = m.entry(k).or_default();
-                list.retain(|s| !s.is_closed());
-                if list.len() < KEEP_PER_SERVER {
-                    list.push(s);
-                }
+                me.keep(k, s);
             }
         });
+    }
+
+    fn keep(&self, k: Key, s: SendRequest<ReplayBody>) {
+        let mut m = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let list = m.entry(k).or_default();
+        list.retain(|s| !s.is_closed());
+        if list.len() < KEEP_PER_SERVER {
+            list.push(s);
+        }
     }
 
     /// Idle pooled connections (for tests and status).

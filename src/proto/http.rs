@@ -27,7 +27,7 @@
 use super::{Conn, Handler};
 use crate::config::{BalancePer, PersistKind};
 use crate::health::BoxFuture;
-use crate::httpfwd::body::{ProxyBody, ReplayBody};
+use crate::httpfwd::body::{Held, ProxyBody, ReplayBody};
 use crate::httpfwd::client::HttpBackends;
 use crate::pool::{Lease, PickKey, Pool, Server};
 use crate::service::Service;
@@ -243,7 +243,7 @@ async fn handle(
             tracing::info!(method = %method, path = %path, server = %server, status = resp.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request forwarded");
             let (rp, rb) = resp.into_parts();
             let body = match rb {
-                ProxyBody::Stream(i, _) => ProxyBody::Stream(i, Some(lease)),
+                ProxyBody::Stream(i, _) => ProxyBody::Stream(i, Held::lease(lease)),
                 other => other,
             };
             Response::from_parts(rp, body)
@@ -313,12 +313,15 @@ async fn forward(
         let mut out = Request::from_parts(parts.clone(), b);
         *out.version_mut() = hyper::Version::HTTP_11;
         let r = tokio::time::timeout(svc.spec.server_timeout, sender.send_request(out)).await;
-        backends.recycle(lease.addr, sender);
+        backends.recycle(sender);
         match r {
             Ok(Ok(resp)) => {
                 let (mut rp, rb) = resp.into_parts();
                 crate::httpfwd::strip_hop_by_hop(&mut rp.headers);
-                return Ok((Response::from_parts(rp, ProxyBody::Stream(rb, None)), lease));
+                return Ok((
+                    Response::from_parts(rp, ProxyBody::Stream(rb, Held::default())),
+                    lease,
+                ));
             }
             Ok(Err(e))
                 if resendable && resends > 0 && (e.is_canceled() || e.is_incomplete_message()) =>

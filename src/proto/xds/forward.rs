@@ -11,7 +11,7 @@
 //! count) is held until the response body has been passed on, or dropped.
 
 use crate::error::GatewayError;
-use crate::httpfwd::body::{ProxyBody, ReplayBody};
+use crate::httpfwd::body::{Held, ProxyBody, ReplayBody};
 use crate::httpfwd::client::{HttpBackends, Sender};
 use crate::pool::{Lease, PickKey, Pool};
 use crate::service::Service;
@@ -96,12 +96,16 @@ pub async fn forward(
             }
         };
         match on_server(backends, &lease, &opts, idle, sender, req).await {
-            Ok(resp) => {
+            Ok((resp, sender)) => {
                 let server = lease.server().name().to_string();
                 let (mut rp, rb) = resp.into_parts();
                 crate::httpfwd::strip_hop_by_hop(&mut rp.headers);
+                let held = Held {
+                    lease: Some(lease),
+                    conn: Some((backends.clone(), sender)),
+                };
                 return Ok((
-                    Response::from_parts(rp, ProxyBody::Stream(rb, Some(lease))),
+                    Response::from_parts(rp, ProxyBody::Stream(rb, held)),
                     server,
                 ));
             }
@@ -122,7 +126,8 @@ enum Attempt {
 }
 
 /// One server: the request on `sender`, and once more on a new connection if `sender` was a
-/// pooled connection found closed.
+/// pooled connection found closed. The response comes with its connection, which goes back to
+/// the pool once the response body has been passed on.
 async fn on_server(
     backends: &Arc<HttpBackends>,
     lease: &Lease,
@@ -130,7 +135,7 @@ async fn on_server(
     idle: Duration,
     mut sender: Sender,
     req: Request<ReplayBody>,
-) -> Result<Response<Incoming>, Attempt> {
+) -> Result<(Response<Incoming>, Sender), Attempt> {
     let server = lease.server().name().to_string();
     let unsent = |e: hyper::Error| GatewayError::ServerIo(std::io::Error::other(e));
     let mut outcome = send(&mut sender, req).await;
@@ -146,10 +151,7 @@ async fn on_server(
         outcome = send(&mut sender, req).await;
     }
     match outcome {
-        Outcome::Done(resp) => {
-            backends.recycle(lease.addr, sender);
-            Ok(resp)
-        }
+        Outcome::Done(resp) => Ok((resp, sender)),
         Outcome::Unsent(req, e) => Err(Attempt::Next(Box::new(req), unsent(e))),
         Outcome::Failed(e) if e.is_user() => Err(Attempt::Final(Failed::Client(e))),
         Outcome::Failed(e) if timed_out(&e) => Err(Attempt::Final(Failed::Timeout(server, idle))),
