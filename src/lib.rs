@@ -31,6 +31,7 @@ pub mod route;
 pub mod runtime;
 pub mod service;
 pub mod sim;
+pub mod timer_floor;
 pub mod upstream;
 pub mod xds;
 

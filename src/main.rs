@@ -147,6 +147,7 @@ fn gateway_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 async fn serve(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
+    triage::timer_floor::spawn();
     let gw = Runtime::start(config, path)
         .await
         .context("start-up failed")?;
