@@ -128,10 +128,16 @@ fn dispatch(conn: Conn, shared: &Shared) {
         async move {
             let _active = active;
             let svc = &_active.0;
+            // One token for both reasons to close (`retired` is a child of `hard_stop`): the
+            // connection's future is polled first and one cancellation future after it.
             tokio::select! {
+                biased;
                 _ = fut => {}
-                _ = svc.retired.cancelled() => tracing::info!("service removed by reload and drain time is over; closing"),
-                _ = hard_stop.cancelled() => tracing::info!("drain timeout over at shutdown; closing"),
+                _ = svc.retired.cancelled() => if hard_stop.is_cancelled() {
+                    tracing::info!("drain timeout over at shutdown; closing")
+                } else {
+                    tracing::info!("service removed by reload and drain time is over; closing")
+                },
             }
         }
         .instrument(span),

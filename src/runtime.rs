@@ -86,7 +86,8 @@ impl Runtime {
     /// Starts simulators, listeners and health checks for `config`. `path` is the file that
     /// `reload` re-reads (none for the embedded default).
     pub async fn start(config: Config, path: Option<PathBuf>) -> Result<Arc<Runtime>, StartError> {
-        let snap = build(config, None)?;
+        let hard_stop = CancellationToken::new();
+        let snap = build(config, None, &hard_stop)?;
         let rt = Arc::new_cyclic(|me| Runtime {
             shared: Arc::new(Shared {
                 current: ArcSwap::from_pointee(Snapshot {
@@ -98,7 +99,7 @@ impl Runtime {
                     health_stop: CancellationToken::new(),
                 }),
                 tracker: TaskTracker::new(),
-                hard_stop: CancellationToken::new(),
+                hard_stop,
             }),
             listeners: Mutex::new(HashMap::new()),
             udp: Mutex::new(HashMap::new()),
@@ -189,7 +190,7 @@ impl Runtime {
     /// Applies a new validated config.
     pub async fn reload_with(&self, config: Config) -> Result<(), StartError> {
         let prev = self.snapshot();
-        let snap = build(config, Some(&prev))?;
+        let snap = build(config, Some(&prev), &self.shared.hard_stop)?;
         self.apply(snap).await?;
         tracing::info!(source = %self.snapshot().config.source, "configuration reloaded");
         Ok(())
@@ -428,7 +429,13 @@ impl Runtime {
 }
 
 /// Builds a snapshot, reusing unchanged servers, stick tables, service counters and tokens.
-fn build(config: Config, prev: Option<&Snapshot>) -> Result<Snapshot, StartError> {
+/// A new service's `retired` token is a child of `hard_stop`, so that one token tells a
+/// connection to close for either reason.
+fn build(
+    config: Config,
+    prev: Option<&Snapshot>,
+    hard_stop: &CancellationToken,
+) -> Result<Snapshot, StartError> {
     // An unchanged server is reused as is; one whose settings changed (weight, limits...) but
     // not its identity gets a successor that keeps its health, counters and connections.
     let prev_server = |pool: &str, spec: &crate::config::ServerSpec| -> Option<Arc<Server>> {
@@ -478,7 +485,7 @@ fn build(config: Config, prev: Option<&Snapshot>) -> Result<Snapshot, StartError
             pools: by_name.clone(),
             handler,
             stats: old.map_or_else(|| Arc::new(ServiceStats::default()), |o| o.stats.clone()),
-            retired: old.map_or_else(CancellationToken::new, |o| o.retired.clone()),
+            retired: old.map_or_else(|| hard_stop.child_token(), |o| o.retired.clone()),
         });
         let map = if spec.protocol == crate::config::Protocol::Udp {
             &mut udp_by_listen

@@ -371,9 +371,19 @@ fn i_of(b: &[u8], from: usize, c: u8) -> Option<usize> {
     memchr::memchr(c, b.get(from..)?).map(|p| from + p)
 }
 
-/// Position of the first `pat` at or after `from`.
+/// Position of the first `pat` (short, such as `-->`) at or after `from`: a `memchr` for its
+/// last byte (building a `memmem` searcher would cost more than these short scans).
 fn find(b: &[u8], from: usize, pat: &[u8]) -> Option<usize> {
-    memchr::memmem::find(b.get(from..)?, pat).map(|p| from + p)
+    let (&last, head) = pat.split_last()?;
+    let mut at = from + head.len();
+    loop {
+        let p = at + memchr::memchr(last, b.get(at..)?)?;
+        let start = p - head.len();
+        if b.get(start..p)? == head {
+            return Some(start);
+        }
+        at = p + 1;
+    }
 }
 
 #[cfg(test)]

@@ -141,3 +141,15 @@ fn agrees_with_the_ns_reader_on_mutations() {
     // Many mutations (those outside the header) still get a fast answer.
     assert!(answered * 8 > total, "{answered} of {total}");
 }
+
+#[test]
+fn short_pattern_search() {
+    use super::find;
+    assert_eq!(find(b"a-->b", 0, b"-->"), Some(1));
+    assert_eq!(find(b"--->", 0, b"-->"), Some(1));
+    assert_eq!(find(b"<!-- x -- y -->", 4, b"-->"), Some(12));
+    assert_eq!(find(b"-->", 1, b"-->"), None);
+    assert_eq!(find(b"->", 0, b"-->"), None);
+    assert_eq!(find(b"?>", 0, b"?>"), Some(0));
+    assert_eq!(find(b"xencoding=", 0, b"encoding"), Some(1));
+}
