@@ -30,7 +30,7 @@ use crate::service::Service;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -71,8 +71,9 @@ impl Handler for XdsHandler {
                 Some(meter),
             ));
             let svc2 = svc.clone();
+            let timer = deadline::ConnTimer::default();
             let per_conn = Arc::new(PerConn {
-                deadline: deadline::HeaderDeadline::new(handshake_timeout(&svc)),
+                timer: timer.clone(),
                 meters: meters::Meters::new(svc.name()),
             });
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
@@ -82,7 +83,7 @@ impl Handler for XdsHandler {
             let mut b = hyper::server::conn::http1::Builder::new();
             b.keep_alive(true)
                 .max_buf_size(CLIENT_BUF)
-                .timer(TokioTimer::new())
+                .timer(timer)
                 .header_read_timeout(head_timeout);
             match b.serve_connection(io, service).without_shutdown().await {
                 Ok(parts) => linger(parts.io.into_inner().into_inner()).await,
@@ -94,7 +95,8 @@ impl Handler for XdsHandler {
 
 /// What the requests of one client connection share.
 struct PerConn {
-    deadline: deadline::HeaderDeadline,
+    /// The request-head and SOAP-header deadlines.
+    timer: deadline::ConnTimer,
     meters: meters::Meters,
 }
 
@@ -179,7 +181,7 @@ async fn handle(
         .map_or(triage_xds::DEFAULT_HEADER_BUDGET, |b| b as usize);
     let (found, req) = if req.method() == Method::POST {
         let limit = handshake_timeout(svc);
-        match pc.deadline.within(action::find(req, budget)).await {
+        match pc.timer.within(limit, action::find(req, budget)).await {
             Some(Ok(x)) => x,
             Some(Err(e)) => {
                 if e.client_gone {
