@@ -131,8 +131,9 @@ impl Pool {
     /// balance algorithm over non-backup servers, then over backups; else the fallback.
     pub fn pick(&self, key: &PickKey, exclude: &[Arc<Server>]) -> Option<Lease> {
         let excluded = |s: &Arc<Server>| exclude.iter().any(|e| Arc::ptr_eq(e, s));
-        let now = Instant::now();
-        if let Some(t) = &self.sticky {
+        // The clock only matters to the stick table.
+        let now = self.sticky.as_ref().map(|_| Instant::now());
+        if let (Some(t), Some(now)) = (&self.sticky, now) {
             if let Some(s) = t
                 .lookup(key.client, now)
                 .and_then(|name| self.server(&name))
@@ -144,38 +145,54 @@ impl Pool {
             }
         }
         let mut busy: Vec<usize> = Vec::new();
+        // Candidates on the stack for pools of up to STACK_CANDIDATES servers (no allocation
+        // per pick), in a Vec beyond.
+        let mut stack = [Candidate::default(); STACK_CANDIDATES];
+        let mut heap: Vec<Candidate> = Vec::new();
         for _ in 0..=self.servers.len() {
-            let eligible = |backup: bool| -> Vec<Candidate> {
-                self.servers
+            let busy_now: &[usize] = &busy;
+            let eligible = |i: usize, s: &Arc<Server>, backup: bool| {
+                s.spec.backup == backup && s.takes_new() && !excluded(s) && !busy_now.contains(&i)
+            };
+            let mut chosen = None;
+            for backup in [false, true] {
+                let it = self
+                    .servers
                     .iter()
                     .enumerate()
-                    .filter(|(i, s)| {
-                        s.spec.backup == backup
-                            && s.takes_new()
-                            && !excluded(s)
-                            && !busy.contains(i)
-                    })
+                    .filter(|(i, s)| eligible(*i, s, backup))
                     .map(|(i, s)| Candidate {
                         index: i,
                         weight: s.spec.weight,
                         active: s.active(),
                         id_hash: self.id_hashes[i],
-                    })
-                    .collect()
-            };
-            let mut cands = eligible(false);
-            if cands.is_empty() {
-                cands = eligible(true);
+                    });
+                let cands: &[Candidate] = if self.servers.len() <= STACK_CANDIDATES {
+                    let mut n = 0;
+                    for c in it {
+                        stack[n] = c;
+                        n += 1;
+                    }
+                    &stack[..n]
+                } else {
+                    heap.clear();
+                    heap.extend(it);
+                    &heap
+                };
+                if !cands.is_empty() {
+                    chosen = Some(self.selector.choose(cands, key.client));
+                    break;
+                }
             }
-            if cands.is_empty() {
+            let Some(chosen) = chosen else {
                 break;
-            }
-            let Some(i) = self.selector.choose(&cands, key.client) else {
+            };
+            let Some(i) = chosen else {
                 break;
             };
             let s = &self.servers[i];
             if s.try_acquire() {
-                if let Some(t) = &self.sticky {
+                if let (Some(t), Some(now)) = (&self.sticky, now) {
                     t.record(key.client, s.name(), now);
                 }
                 return Some(self.lease(s, key, false));
@@ -208,6 +225,9 @@ impl Pool {
         }
     }
 }
+
+/// Pools up to this size pick without allocating.
+const STACK_CANDIDATES: usize = 16;
 
 #[cfg(test)]
 mod tests;
