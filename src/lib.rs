@@ -23,6 +23,7 @@ pub mod hl7;
 pub mod httpfwd;
 pub mod listener;
 pub mod metrics;
+pub mod metrics_cache;
 pub mod pool;
 pub mod proto;
 pub mod proxy_protocol;

@@ -5,7 +5,7 @@
 //! the families' values, so what /metrics shows is the same.
 
 use crate::metrics::{global, Hl7Labels, ServiceLabels};
-use prometheus_client::metrics::counter::Counter;
+use crate::metrics_cache::CounterCache;
 use prometheus_client::metrics::histogram::Histogram;
 
 /// Most (message type, ACK code) pairs a connection keeps handles for; others are looked up
@@ -17,7 +17,7 @@ pub struct Meters {
     /// Looked up at the first observation (so a connection that delivers nothing adds no
     /// series, as before).
     ack_seconds: Option<Histogram>,
-    counts: Vec<(String, &'static str, Counter)>,
+    counts: CounterCache<(String, &'static str)>,
 }
 
 impl Meters {
@@ -25,7 +25,7 @@ impl Meters {
         Meters {
             service: service.to_string(),
             ack_seconds: None,
-            counts: Vec::new(),
+            counts: CounterCache::new(KEEP),
         }
     }
 
@@ -44,23 +44,18 @@ impl Meters {
 
     /// Counts one message of `message_type` answered with `ack`.
     pub fn count(&mut self, message_type: &str, ack: &'static str) {
-        if let Some((_, _, c)) = self
-            .counts
-            .iter()
-            .find(|(t, a, _)| *a == ack && t == message_type)
-        {
-            c.inc();
-            return;
-        }
-        let labels = Hl7Labels {
-            service: self.service.clone(),
-            message_type: message_type.to_string(),
-            ack: ack.to_string(),
-        };
-        let c = global().hl7_messages.get_or_create(&labels).clone();
-        c.inc();
-        if self.counts.len() < KEEP {
-            self.counts.push((labels.message_type, ack, c));
-        }
+        let service = &self.service;
+        self.counts.inc(
+            |(t, a)| *a == ack && t == message_type,
+            || {
+                let labels = Hl7Labels {
+                    service: service.clone(),
+                    message_type: message_type.to_string(),
+                    ack: ack.to_string(),
+                };
+                let c = global().hl7_messages.get_or_create(&labels).clone();
+                ((labels.message_type, ack), c)
+            },
+        );
     }
 }

@@ -6,18 +6,17 @@
 //! answered one at a time (HTTP/1.1), so the lock is never contended.
 
 use crate::metrics::{global, ServiceLabels, XdsLabels};
-use prometheus_client::metrics::counter::Counter;
+use crate::metrics_cache::CounterCache;
 use prometheus_client::metrics::histogram::Histogram;
 use std::sync::Mutex;
 
 /// Most (action, status) pairs a connection keeps handles for; others are looked up each time.
 const KEEP: usize = 8;
 
-#[derive(Default)]
 struct Handles {
     /// Looked up at the first observation (a connection that answers nothing adds no series).
     seconds: Option<Histogram>,
-    counts: Vec<(String, u16, Counter)>,
+    counts: CounterCache<(String, u16)>,
 }
 
 pub struct Meters {
@@ -29,31 +28,29 @@ impl Meters {
     pub fn new(service: &str) -> Self {
         Meters {
             service: service.to_string(),
-            handles: Mutex::new(Handles::default()),
+            handles: Mutex::new(Handles {
+                seconds: None,
+                counts: CounterCache::new(KEEP),
+            }),
         }
     }
 
     /// Counts one request with action label `action` answered with `status`.
     pub fn count(&self, action: &str, status: u16) {
         let mut h = self.handles.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, _, c)) = h
-            .counts
-            .iter()
-            .find(|(a, s, _)| *s == status && a == action)
-        {
-            c.inc();
-            return;
-        }
-        let labels = XdsLabels {
-            service: self.service.clone(),
-            action: action.to_string(),
-            status: status.to_string(),
-        };
-        let c = global().xds_requests.get_or_create(&labels).clone();
-        c.inc();
-        if h.counts.len() < KEEP {
-            h.counts.push((labels.action, status, c));
-        }
+        let service = &self.service;
+        h.counts.inc(
+            |(a, s)| *s == status && a == action,
+            || {
+                let labels = XdsLabels {
+                    service: service.clone(),
+                    action: action.to_string(),
+                    status: status.to_string(),
+                };
+                let c = global().xds_requests.get_or_create(&labels).clone();
+                ((labels.action, status), c)
+            },
+        );
     }
 
     /// Observes the time from a request to its response head.
