@@ -1,8 +1,9 @@
 //! Fast path of the SOAP header scan, for envelopes in the plain shape clients send: an
 //! optional XML declaration and comments, then elements with quoted attributes, text without
 //! references, and the whole header in the bytes at hand. It is one pass over the bytes (no
-//! events, no allocation but the two values), taken before quick-xml's `NsReader` (see
-//! `envelope`), which stays the reader of everything else.
+//! events; two small vectors for open elements and namespace bindings, and the two values),
+//! taken before quick-xml's `NsReader` (see `envelope`), which stays the reader of everything
+//! else.
 //!
 //! It answers only when the answer is certain and the same as the `NsReader` scan's: anything
 //! outside that subset — a reference (`&`), CDATA, a processing instruction or DOCTYPE, a
