@@ -100,6 +100,9 @@ pub struct ServiceFile {
     pub forwarded_for: Option<Sp<bool>>,
     /// http: what one balancing decision covers, `"request"` (default) or `"connection"`.
     pub balance_per: Option<Sp<BalancePer>>,
+    /// dicom without routes or own AE: connect to the server while the A-ASSOCIATE-RQ is
+    /// being read (default false).
+    pub preconnect: Option<Sp<bool>>,
     #[serde(default)]
     pub route: Vec<Sp<RouteFile>>,
 }

@@ -91,6 +91,10 @@ pub struct ServiceSpec {
     /// http: balance each request (default) or each client connection (its first request
     /// picks the server, later requests on the connection follow it).
     pub balance_per: BalancePer,
+    /// dicom: connect to a server of the default pool on accept, while the A-ASSOCIATE-RQ is
+    /// being read, as a TCP proxy does (only for services without routes or own AE, whose pool
+    /// does not depend on the request).
+    pub preconnect: bool,
 }
 
 /// One `[[service.route]]`: every key that is set must match (globs allowed); `pool` if so.

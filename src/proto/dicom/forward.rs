@@ -64,17 +64,51 @@ pub async fn forward(
     rq: &[u8],
     artim: Duration,
 ) -> Outcome {
-    let mut attempts = Attempts::new(pool, key, opts.retries);
+    let attempts = Attempts::new(pool, key, opts.retries);
+    forward_from(client, attempts, None, opts, rq, artim).await
+}
+
+/// Connects to the first server of `attempts` that takes the connection (without sending
+/// anything): the `preconnect` start, made while the client's request is read.
+pub async fn preconnect(
+    attempts: &mut Attempts<'_>,
+    opts: &ConnectOpts,
+) -> Option<(TcpStream, Lease)> {
     while let Some(lease) = attempts.next() {
-        let mut server = tokio::select! {
-            r = upstream::dial(&lease, opts) => match r {
-                Ok(s) => s,
-                Err(e) => {
-                    attempts.failed(lease, e);
-                    continue;
+        match upstream::dial(&lease, opts).await {
+            Ok(s) => return Some((s, lease)),
+            Err(e) => attempts.failed(lease, e),
+        }
+    }
+    None
+}
+
+/// [`forward`], trying `connected` (a server connection made beforehand, see
+/// [`preconnect`]) first, then what is left of `attempts`.
+pub async fn forward_from(
+    client: &TcpStream,
+    mut attempts: Attempts<'_>,
+    mut connected: Option<(TcpStream, Lease)>,
+    opts: &ConnectOpts,
+    rq: &[u8],
+    artim: Duration,
+) -> Outcome {
+    loop {
+        let (mut server, lease) = match connected.take() {
+            Some(c) => c,
+            None => {
+                let Some(lease) = attempts.next() else { break };
+                tokio::select! {
+                    r = upstream::dial(&lease, opts) => match r {
+                        Ok(s) => (s, lease),
+                        Err(e) => {
+                            attempts.failed(lease, e);
+                            continue;
+                        }
+                    },
+                    ev = client_event(client) => return Outcome::ClientGone(ev),
                 }
-            },
-            ev = client_event(client) => return Outcome::ClientGone(ev),
+            }
         };
         let mut out = rq.to_vec();
         let rewritten = match &lease.server().spec.ae_title {

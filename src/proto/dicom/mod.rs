@@ -21,6 +21,14 @@
 //! a full parse of a modality's 128-context request would take ~50 µs, the walk well under one),
 //! and an open association holds neither the request, its summary's parse nor the AC, only the
 //! relay's state.
+//!
+//! With `preconnect = true` (services without routes or own AE) a server of the default pool
+//! is connected while the request is being read, as a TCP proxy connects on accept: one
+//! connect round trip less per association. Nothing of the client's reaches it (a PROXY header
+//! may, when configured) before the request has been read and judged; a client whose request
+//! is refused (garbage, timeout) leaves the server a connection closed without a byte, and a
+//! client that never finishes its request holds a server connection for up to the ARTIM
+//! interval.
 
 mod forward;
 mod local;
@@ -29,10 +37,11 @@ mod relay;
 
 use super::{Conn, Handler, Refusal};
 use crate::health::BoxFuture;
-use crate::pool::PickKey;
+use crate::pool::{Lease, PickKey};
 use crate::relay::write_all;
 use crate::route::RouteKey;
 use crate::service::Service;
+use crate::upstream::{Attempts, ConnectOpts};
 use forward::{ClientEvent, Outcome};
 use pdu_io::{read_pdu_ahead, send_final, ReadError};
 use std::collections::HashSet;
@@ -190,15 +199,55 @@ async fn read_rq(client: &mut TcpStream, svc: &Service, limit: Duration) -> Opti
     None
 }
 
+/// [`read_rq`] while connecting to a server of `attempts` (`preconnect`); the connection is
+/// waited for once the request has been read, dropped if it was refused.
+async fn read_rq_connecting(
+    client: &mut TcpStream,
+    svc: &Service,
+    attempts: &mut Attempts<'_>,
+    opts: &ConnectOpts,
+) -> (Option<Rq>, Option<(TcpStream, Lease)>) {
+    let dial = forward::preconnect(attempts, opts);
+    tokio::pin!(dial);
+    let read = read_rq(client, svc, artim(svc));
+    tokio::pin!(read);
+    let mut connected = None;
+    let mut dialled = false;
+    let rq = loop {
+        tokio::select! {
+            rq = &mut read => break rq,
+            c = &mut dial, if !dialled => {
+                dialled = true;
+                connected = c;
+            }
+        }
+    };
+    if rq.is_some() && !dialled {
+        connected = dial.await;
+    }
+    (rq, connected)
+}
+
 async fn serve(conn: Conn) {
     let svc = conn.service.clone();
     let mut client = conn.stream;
     let start = Instant::now();
+    let opts = svc.connect_opts(conn.peer, conn.local);
+    let pick = PickKey::new(conn.peer, conn.local);
+    let mut pre = svc
+        .pool
+        .as_deref()
+        .filter(|_| svc.spec.preconnect)
+        .map(|p| Attempts::new(p, pick, opts.retries));
+    let (rq, connected) = match pre.as_mut() {
+        Some(attempts) => read_rq_connecting(&mut client, &svc, attempts, &opts).await,
+        None => (read_rq(&mut client, &svc, artim(&svc)).await, None),
+    };
     let Some(Rq {
         bytes: rq,
         info,
         early,
-    }) = read_rq(&mut client, &svc, artim(&svc)).await
+    }) = rq
     else {
         return;
     };
@@ -256,11 +305,13 @@ async fn serve(conn: Conn) {
         return;
     };
 
-    let opts = svc.connect_opts(conn.peer, conn.local);
-    let pick = PickKey::new(conn.peer, conn.local);
-    let (server, lease, ac) = match forward::forward(&client, pool, pick, &opts, &rq, artim(&svc))
-        .await
-    {
+    let forwarded = match pre {
+        Some(attempts) => {
+            forward::forward_from(&client, attempts, connected, &opts, &rq, artim(&svc)).await
+        }
+        None => forward::forward(&client, pool, pick, &opts, &rq, artim(&svc)).await,
+    };
+    let (server, lease, ac) = match forwarded {
         Outcome::Accepted { server, lease, ac } => (server, lease, ac),
         Outcome::Rejected { rj, pdu, server } => {
             tracing::info!(calling_ae = calling, called_ae = called, contexts, server, reason = %rj, "association rejected by the server");
