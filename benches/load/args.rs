@@ -24,6 +24,8 @@ pub struct Args {
     pub one_core: bool,
     /// `--scale N`: N times the work per phase (long enough to attach `perf` or `strace`).
     pub scale: usize,
+    /// `--preconnect` (load_dicom): triage's dicom services with `preconnect = true`.
+    pub preconnect: bool,
 }
 
 impl Args {
@@ -41,7 +43,7 @@ const TARGETS: [&str; 3] = ["direct", "haproxy", "triage"];
 fn usage(bench: &str, workloads: &[&str]) -> String {
     format!(
         "usage: cargo bench --bench {bench} -- [--quick] [--triage PATH] [--haproxy PATH] \
-         [--rust-log FILTER] [--rounds N] [--scale N] [--one-core] [--only direct,haproxy,triage] [--skip {}]",
+         [--rust-log FILTER] [--rounds N] [--scale N] [--one-core] [--preconnect] [--only direct,haproxy,triage] [--skip {}]",
         workloads.join(",")
     )
 }
@@ -69,6 +71,7 @@ pub fn parse(bench: &str, workloads: &[&str]) -> Result<Option<Args>, String> {
         skip: Vec::new(),
         one_core: false,
         scale: 1,
+        preconnect: false,
     };
     let mut run = false;
     let mut it = std::env::args().skip(1);
@@ -78,6 +81,7 @@ pub fn parse(bench: &str, workloads: &[&str]) -> Result<Option<Args>, String> {
             "--bench" => run = true,
             "--quick" => a.quick = true,
             "--one-core" => a.one_core = true,
+            "--preconnect" => a.preconnect = true,
             "--triage" => a.triage = Some(value("--triage")?.into()),
             "--haproxy" => a.haproxy = value("--haproxy")?.into(),
             "--rust-log" => a.rust_log = value("--rust-log")?,

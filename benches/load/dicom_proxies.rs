@@ -104,8 +104,14 @@ pub fn haproxy(bin: &Path, dir: &Path, back: &Addrs) -> io::Result<Proxy<Addrs>>
 }
 
 /// triage with a `dicom` service per DICOM backend (server `ae_title` set: the called AE is
-/// rewritten) and a `tcp` service for the echo; health checks off (`none`).
-pub fn triage(bin: &Path, dir: &Path, back: &Addrs, rust_log: &str) -> io::Result<Proxy<Addrs>> {
+/// rewritten; `preconnect` as asked) and a `tcp` service for the echo; health checks off.
+pub fn triage(
+    bin: &Path,
+    dir: &Path,
+    back: &Addrs,
+    rust_log: &str,
+    preconnect: bool,
+) -> io::Result<Proxy<Addrs>> {
     let front = front_addrs()?;
     let mut cfg = String::from(
         "[defaults]\nconnect_timeout = \"4s\"\nclient_timeout = \"1h\"\nserver_timeout = \"1h\"\n\
@@ -119,6 +125,11 @@ pub fn triage(bin: &Path, dir: &Path, back: &Addrs, rust_log: &str) -> io::Resul
              \n  [[pool.server]]\n  name = \"{name}1\"\n  address = \"{b}\"\n"
         ));
         if let Some(ae) = ae {
+            if preconnect {
+                // Service keys come before the [[pool]] table the service text ends with.
+                let at = cfg.rfind("\n[[pool]]").unwrap_or(cfg.len());
+                cfg.insert_str(at, "preconnect = true\n");
+            }
             cfg.push_str(&format!("  ae_title = \"{ae}\"\n"));
         }
     }

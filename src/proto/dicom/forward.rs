@@ -61,7 +61,7 @@ pub async fn forward(
     pool: &Pool,
     key: PickKey,
     opts: &ConnectOpts,
-    rq: &[u8],
+    rq: &mut [u8],
     artim: Duration,
 ) -> Outcome {
     let attempts = Attempts::new(pool, key, opts.retries);
@@ -84,15 +84,22 @@ pub async fn preconnect(
 }
 
 /// [`forward`], trying `connected` (a server connection made beforehand, see
-/// [`preconnect`]) first, then what is left of `attempts`.
+/// [`preconnect`]) first, then what is left of `attempts`. The request is rewritten in place
+/// for each server (no copy of a modality's many-context request per attempt); the client's
+/// called-AE field is kept aside to restore it for the next server and in the AC.
 pub async fn forward_from(
     client: &TcpStream,
     mut attempts: Attempts<'_>,
     mut connected: Option<(TcpStream, Lease)>,
     opts: &ConnectOpts,
-    rq: &[u8],
+    rq: &mut [u8],
     artim: Duration,
 ) -> Outcome {
+    let called = CALLED_AE_OFFSET..CALLED_AE_OFFSET + AE_TITLE_LEN;
+    let mut original = [0u8; AE_TITLE_LEN];
+    if let Some(f) = rq.get(called.clone()) {
+        original.copy_from_slice(f);
+    }
     loop {
         let (mut server, lease) = match connected.take() {
             Some(c) => c,
@@ -110,12 +117,14 @@ pub async fn forward_from(
                 }
             }
         };
-        let mut out = rq.to_vec();
+        if let Some(f) = rq.get_mut(called.clone()) {
+            f.copy_from_slice(&original);
+        }
         let rewritten = match &lease.server().spec.ae_title {
-            Some(ae) => rewrite_if_different(&mut out, ae),
+            Some(ae) => rewrite_if_different(rq, ae),
             None => false,
         };
-        if let Err(e) = write_all(&server, &out).await {
+        if let Err(e) = write_all(&server, rq).await {
             attempts.failed(lease, GatewayError::ServerIo(e));
             continue;
         }
@@ -137,7 +146,7 @@ pub async fn forward_from(
             PduType::AssociateAc => {
                 let mut ac = Vec::from(answer.bytes);
                 if rewritten {
-                    restore_called_ae(&mut ac, rq);
+                    restore_called_ae(&mut ac, &original);
                 }
                 // What the server sent right after its AC goes to the client right after it.
                 ac.extend_from_slice(&after);
@@ -195,12 +204,12 @@ fn rewrite_if_different(rq: &mut [u8], ae: &str) -> bool {
     !same && codec::rewrite_called_ae(rq, ae).is_ok()
 }
 
-/// Copies the called-AE field of the request, byte for byte, into the AC (PS3.8 §9.3.3: the
-/// AC's called AE is "identical to the value received" in the RQ, padding included).
-fn restore_called_ae(ac: &mut [u8], rq: &[u8]) {
-    let range = CALLED_AE_OFFSET..CALLED_AE_OFFSET + AE_TITLE_LEN;
-    if let (Some(dst), Some(src)) = (ac.get_mut(range.clone()), rq.get(range)) {
-        dst.copy_from_slice(src);
+/// Copies the request's called-AE field (`field`, as the client sent it), byte for byte, into
+/// the AC (PS3.8 §9.3.3: the AC's called AE is "identical to the value received" in the RQ,
+/// padding included).
+fn restore_called_ae(ac: &mut [u8], field: &[u8; AE_TITLE_LEN]) {
+    if let Some(dst) = ac.get_mut(CALLED_AE_OFFSET..CALLED_AE_OFFSET + AE_TITLE_LEN) {
+        dst.copy_from_slice(field);
     }
 }
 
@@ -236,11 +245,12 @@ mod tests {
         assert!(diff.iter().all(|i| (10..26).contains(i)), "{diff:?}");
         let mut ac = AC.to_vec();
         ac[10..26].copy_from_slice(b"PACS1           ");
-        restore_called_ae(&mut ac, RQ);
+        let field: [u8; AE_TITLE_LEN] = RQ[10..26].try_into().unwrap();
+        restore_called_ae(&mut ac, &field);
         assert_eq!(ac, AC);
         // A short (broken) AC is left alone rather than panicking.
         let mut short = vec![2u8, 0, 0, 0, 0, 4, 0, 1, 0, 0];
-        restore_called_ae(&mut short, RQ);
+        restore_called_ae(&mut short, &field);
         assert_eq!(short, [2u8, 0, 0, 0, 0, 4, 0, 1, 0, 0]);
     }
 }

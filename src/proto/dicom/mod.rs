@@ -244,7 +244,7 @@ async fn serve(conn: Conn) {
         None => (read_rq(&mut client, &svc, artim(&svc)).await, None),
     };
     let Some(Rq {
-        bytes: rq,
+        bytes: mut rq,
         info,
         early,
     }) = rq
@@ -307,9 +307,9 @@ async fn serve(conn: Conn) {
 
     let forwarded = match pre {
         Some(attempts) => {
-            forward::forward_from(&client, attempts, connected, &opts, &rq, artim(&svc)).await
+            forward::forward_from(&client, attempts, connected, &opts, &mut rq, artim(&svc)).await
         }
-        None => forward::forward(&client, pool, pick, &opts, &rq, artim(&svc)).await,
+        None => forward::forward(&client, pool, pick, &opts, &mut rq, artim(&svc)).await,
     };
     let (server, lease, ac) = match forwarded {
         Outcome::Accepted { server, lease, ac } => (server, lease, ac),
