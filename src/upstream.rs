@@ -123,13 +123,25 @@ pub async fn connect(
     opts: &ConnectOpts,
 ) -> Result<(TcpStream, Lease), GatewayError> {
     let mut a = Attempts::new(pool, key, opts.retries);
-    while let Some(lease) = a.next() {
+    match connect_next(&mut a, opts).await {
+        Some(c) => Ok(c),
+        None => Err(a.into_error()),
+    }
+}
+
+/// Connects to the next server of `attempts` that answers (failures recorded in `attempts`,
+/// which the caller may go on with); `None` once no attempt is left.
+pub async fn connect_next(
+    attempts: &mut Attempts<'_>,
+    opts: &ConnectOpts,
+) -> Option<(TcpStream, Lease)> {
+    while let Some(lease) = attempts.next() {
         match dial(&lease, opts).await {
-            Ok(s) => return Ok((s, lease)),
-            Err(e) => a.failed(lease, e),
+            Ok(s) => return Some((s, lease)),
+            Err(e) => attempts.failed(lease, e),
         }
     }
-    Err(a.into_error())
+    None
 }
 
 /// TCP_NODELAY (relayed request/response traffic must not wait for Nagle) and keepalive, so a

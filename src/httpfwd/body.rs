@@ -103,13 +103,6 @@ pub struct Held {
 }
 
 impl Held {
-    pub fn lease(lease: crate::pool::Lease) -> Self {
-        Held {
-            lease: Some(lease),
-            conn: None,
-        }
-    }
-
     fn body_done(&mut self) {
         if let Some((backends, sender)) = self.conn.take() {
             backends.recycle(sender);

@@ -243,7 +243,10 @@ async fn handle(
             tracing::info!(method = %method, path = %path, server = %server, status = resp.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request forwarded");
             let (rp, rb) = resp.into_parts();
             let body = match rb {
-                ProxyBody::Stream(i, _) => ProxyBody::Stream(i, Held::lease(lease)),
+                ProxyBody::Stream(i, mut held) => {
+                    held.lease = Some(lease);
+                    ProxyBody::Stream(i, held)
+                }
                 other => other,
             };
             Response::from_parts(rp, body)
@@ -313,15 +316,20 @@ async fn forward(
         let mut out = Request::from_parts(parts.clone(), b);
         *out.version_mut() = hyper::Version::HTTP_11;
         let r = tokio::time::timeout(svc.spec.server_timeout, sender.send_request(out)).await;
-        backends.recycle(sender);
+        // A response takes the connection along (back to the pool at the end of its body); a
+        // failed exchange hands it to the pool's waiting path, which drops a broken one.
+        let conn = if matches!(r, Ok(Ok(_))) {
+            Some((backends.clone(), sender))
+        } else {
+            backends.recycle(sender);
+            None
+        };
         match r {
             Ok(Ok(resp)) => {
                 let (mut rp, rb) = resp.into_parts();
                 crate::httpfwd::strip_hop_by_hop(&mut rp.headers);
-                return Ok((
-                    Response::from_parts(rp, ProxyBody::Stream(rb, Held::default())),
-                    lease,
-                ));
+                let held = Held { lease: None, conn };
+                return Ok((Response::from_parts(rp, ProxyBody::Stream(rb, held)), lease));
             }
             Ok(Err(e))
                 if resendable && resends > 0 && (e.is_canceled() || e.is_incomplete_message()) =>

@@ -12,7 +12,7 @@
 
 use super::pdu_io::read_pdu_ahead;
 use crate::error::GatewayError;
-use crate::pool::{Lease, PickKey, Pool};
+use crate::pool::Lease;
 use crate::relay::write_all;
 use crate::upstream::{self, Attempts, ConnectOpts};
 use std::io;
@@ -55,39 +55,11 @@ pub enum ClientEvent {
     Unexpected,
 }
 
-/// Tries the pool's servers for this request.
-pub async fn forward(
-    client: &TcpStream,
-    pool: &Pool,
-    key: PickKey,
-    opts: &ConnectOpts,
-    rq: &mut [u8],
-    artim: Duration,
-) -> Outcome {
-    let attempts = Attempts::new(pool, key, opts.retries);
-    forward_from(client, attempts, None, opts, rq, artim).await
-}
-
-/// Connects to the first server of `attempts` that takes the connection (without sending
-/// anything): the `preconnect` start, made while the client's request is read.
-pub async fn preconnect(
-    attempts: &mut Attempts<'_>,
-    opts: &ConnectOpts,
-) -> Option<(TcpStream, Lease)> {
-    while let Some(lease) = attempts.next() {
-        match upstream::dial(&lease, opts).await {
-            Ok(s) => return Some((s, lease)),
-            Err(e) => attempts.failed(lease, e),
-        }
-    }
-    None
-}
-
-/// [`forward`], trying `connected` (a server connection made beforehand, see
-/// [`preconnect`]) first, then what is left of `attempts`. The request is rewritten in place
+/// Tries the servers of `attempts` for this request, `connected` (a server connection made
+/// beforehand, `preconnect`) first. The request is rewritten in place
 /// for each server (no copy of a modality's many-context request per attempt); the client's
 /// called-AE field is kept aside to restore it for the next server and in the AC.
-pub async fn forward_from(
+pub async fn forward(
     client: &TcpStream,
     mut attempts: Attempts<'_>,
     mut connected: Option<(TcpStream, Lease)>,

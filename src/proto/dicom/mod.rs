@@ -207,7 +207,7 @@ async fn read_rq_connecting(
     attempts: &mut Attempts<'_>,
     opts: &ConnectOpts,
 ) -> (Option<Rq>, Option<(TcpStream, Lease)>) {
-    let dial = forward::preconnect(attempts, opts);
+    let dial = crate::upstream::connect_next(attempts, opts);
     tokio::pin!(dial);
     let read = read_rq(client, svc, artim(svc));
     tokio::pin!(read);
@@ -305,13 +305,10 @@ async fn serve(conn: Conn) {
         return;
     };
 
-    let forwarded = match pre {
-        Some(attempts) => {
-            forward::forward_from(&client, attempts, connected, &opts, &mut rq, artim(&svc)).await
-        }
-        None => forward::forward(&client, pool, pick, &opts, &mut rq, artim(&svc)).await,
-    };
-    let (server, lease, ac) = match forwarded {
+    // With preconnect the attempts started while the request was read (same pool: no routes).
+    let attempts = pre.unwrap_or_else(|| Attempts::new(pool, pick, opts.retries));
+    let forwarded = forward::forward(&client, attempts, connected, &opts, &mut rq, artim(&svc));
+    let (server, lease, ac) = match forwarded.await {
         Outcome::Accepted { server, lease, ac } => (server, lease, ac),
         Outcome::Rejected { rj, pdu, server } => {
             tracing::info!(calling_ae = calling, called_ae = called, contexts, server, reason = %rj, "association rejected by the server");
