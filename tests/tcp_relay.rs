@@ -161,11 +161,15 @@ async fn both_legs_have_tcp_keepalive() {
         .skip(1)
         .filter_map(|line| {
             let f: Vec<&str> = line.split_whitespace().collect();
-            let (la, ra) = (f.get(1)?, f.get(2)?);
-            (ra.ends_with(&format!(":{backend_hex}")) && ra.starts_with("0100007F")).then(|| {
-                let port = u16::from_str_radix(la.split(':').nth(1).unwrap(), 16).unwrap();
-                sa(1, port)
-            })
+            let (la, ra, state) = (f.get(1)?, f.get(2)?, f.get(3)?);
+            // Established only: a TIME_WAIT socket of an earlier test may name the same port.
+            let open = *state == "01";
+            (open && ra.ends_with(&format!(":{backend_hex}")) && ra.starts_with("0100007F")).then(
+                || {
+                    let port = u16::from_str_radix(la.split(':').nth(1).unwrap(), 16).unwrap();
+                    sa(1, port)
+                },
+            )
         })
         .collect();
     assert_eq!(to_server.len(), 1, "one proxied connection to the server");
