@@ -106,23 +106,74 @@ pub(crate) async fn pump(
             None => continue,
         };
         if n == 0 {
+            // First to end: forward the FIN; the other direction keeps flowing.
             if !one_ended.swap(true, Ordering::Relaxed) {
-                // First to end: forward the FIN; the other direction keeps flowing.
-                if let Err(e) = socket2::SockRef::from(dst).shutdown(Shutdown::Write) {
-                    if e.kind() != io::ErrorKind::NotConnected {
-                        return Err(io_err(dst_side)(e));
-                    }
-                }
+                forward_fin(dst).map_err(io_err(dst_side))?;
             }
             return Ok(total);
         }
-        write_all(dst, &buf[..n]).await.map_err(io_err(dst_side))?;
+        // The peer's FIN came with these bytes (a short read and the end already seen): they
+        // are the last, and go out with the FIN in one segment instead of two, without the
+        // read that would only return the end.
+        let last_bytes = n < room && read_closed(src);
+        if last_bytes {
+            write_last(dst, &buf[..n]).await.map_err(io_err(dst_side))?;
+        } else {
+            write_all(dst, &buf[..n]).await.map_err(io_err(dst_side))?;
+        }
         drop(buf);
         last.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
         for c in counters {
             c.fetch_add(n as u64, Ordering::Relaxed);
         }
         total += n as u64;
+        if last_bytes {
+            // Always half-closed here (also when the other direction ended first): the FIN
+            // is what pushes the bytes held back by `MSG_MORE`.
+            one_ended.store(true, Ordering::Relaxed);
+            forward_fin(dst).map_err(io_err(dst_side))?;
+            return Ok(total);
+        }
+    }
+}
+
+/// Half-closes `dst` (its write side); a peer already gone is not an error here.
+fn forward_fin(dst: &TcpStream) -> io::Result<()> {
+    match socket2::SockRef::from(dst).shutdown(Shutdown::Write) {
+        Err(e) if e.kind() != io::ErrorKind::NotConnected => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `s` has seen its peer's FIN (tokio keeps that readiness once the event came, so
+/// asking costs no system call).
+fn read_closed(s: &TcpStream) -> bool {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let mut ready = std::pin::pin!(s.ready(Interest::READABLE));
+    matches!(
+        ready.as_mut().poll(&mut Context::from_waker(Waker::noop())),
+        Poll::Ready(Ok(r)) if r.is_read_closed()
+    )
+}
+
+/// Flags of the last write before a FIN: hold the bytes for the FIN (Linux `MSG_MORE`; the
+/// half-close right after sends both); no SIGPIPE from a peer that has gone.
+#[cfg(target_os = "linux")]
+const LAST_WRITE_FLAGS: libc::c_int = libc::MSG_MORE | libc::MSG_NOSIGNAL;
+#[cfg(not(target_os = "linux"))]
+const LAST_WRITE_FLAGS: libc::c_int = 0;
+
+/// Writes the last bytes before a half-close: one `send` with [`LAST_WRITE_FLAGS`] when the
+/// socket takes them all at once, else like [`write_all`]. The caller half-closes `s` next.
+async fn write_last(s: &TcpStream, b: &[u8]) -> io::Result<()> {
+    let sock = socket2::SockRef::from(s);
+    match s.try_io(Interest::WRITABLE, || {
+        sock.send_with_flags(b, LAST_WRITE_FLAGS)
+    }) {
+        Ok(n) => write_all(s, &b[n..]).await,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => write_all(s, b).await,
+        Err(e) => Err(e),
     }
 }
 
@@ -221,6 +272,62 @@ mod tests {
         let (tr, counted) = h.await.unwrap().unwrap();
         assert_eq!(tr, Transfer { up: 5, down: 15 });
         assert_eq!(counted, 5);
+    }
+
+    fn idle5() -> Idle {
+        Idle {
+            client: Duration::from_secs(5),
+            server: Duration::from_secs(5),
+        }
+    }
+
+    /// The server's last bytes and its FIN are already there when the relay first reads (so
+    /// they go on as one write held for the FIN, and the half-close): all of them arrive, then
+    /// the end, and the client's answer to that end still reaches the server.
+    #[tokio::test]
+    async fn last_bytes_with_the_fin_arrive_before_the_end() {
+        let (mut cli, cli_proxy) = pair().await;
+        let (srv_proxy, mut srv) = pair().await;
+        srv.write_all(b"A-RELEASE-RP").await.unwrap();
+        srv.shutdown().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let t = Traffic::default();
+        let h = tokio::spawn(async move { relay(&cli_proxy, &srv_proxy, idle5(), &t).await });
+        let mut got = Vec::new();
+        cli.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"A-RELEASE-RP");
+        cli.write_all(b"late").await.unwrap();
+        cli.shutdown().await.unwrap();
+        let mut up = Vec::new();
+        srv.read_to_end(&mut up).await.unwrap();
+        assert_eq!(up, b"late");
+        assert_eq!(h.await.unwrap().unwrap(), Transfer { up: 4, down: 12 });
+    }
+
+    /// Last bytes that do not fit the client's socket at once (it is not reading yet): the
+    /// rest follows by ordinary writes, nothing is lost or held back.
+    #[tokio::test]
+    async fn a_large_last_chunk_is_written_whole() {
+        let (mut cli, cli_proxy) = pair().await;
+        let (srv_proxy, mut srv) = pair().await;
+        let body: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
+        let t = Traffic::default();
+        let h = tokio::spawn(async move { relay(&cli_proxy, &srv_proxy, idle5(), &t).await });
+        let sent = body.clone();
+        let w = tokio::spawn(async move {
+            srv.write_all(&sent).await.unwrap();
+            srv.shutdown().await.unwrap();
+            srv
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut got = Vec::new();
+        cli.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got.len(), body.len());
+        assert!(got == body, "bytes differ");
+        drop(cli);
+        drop(w.await.unwrap());
+        let tr = h.await.unwrap().unwrap();
+        assert_eq!(tr.down, body.len() as u64);
     }
 
     #[tokio::test(start_paused = true)]
