@@ -144,7 +144,7 @@ async fn run(args: Args) -> ExitCode {
         }
     }
     for round in 0..args.rounds {
-        for t in targets.iter_mut() {
+        for t in args::round_order(round, &mut targets) {
             let Ok(proxy) = &mut t.proxy else { continue };
             if t.error.is_some() {
                 continue;

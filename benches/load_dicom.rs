@@ -204,7 +204,7 @@ async fn run_in(args: &Args, sizes: &Sizes, tck: f64, dir: &Path) -> ExitCode {
 
     let mut tab = Table::default();
     for round in 0..args.rounds {
-        for t in targets.iter_mut() {
+        for t in args::round_order(round, &mut targets) {
             if t.error.is_some() {
                 continue;
             }

@@ -237,7 +237,7 @@ async fn measure_part(env: &Env<'_>, loads: &[Load], table: &mut Table) -> bool 
     eprintln!("proxies on core {}", procs::proxy_core());
     let mut direct_p99: Option<f64> = None;
     for round in 0..args.rounds {
-        for t in targets.iter_mut() {
+        for t in args::round_order(round, &mut targets) {
             if t.error.is_some() {
                 continue;
             }

@@ -168,7 +168,10 @@ async fn run(args: Args) -> ExitCode {
     let mut table = Table::default();
     declare_rows(&mut table, &sizes, &args);
     for round in 0..args.rounds {
-        for t in targets.iter_mut().filter(|t| t.error.is_none()) {
+        for t in args::round_order(round, &mut targets)
+            .into_iter()
+            .filter(|t| t.error.is_none())
+        {
             eprintln!("[{}] round {}/{}", t.name, round + 1, args.rounds);
             let r = measure(t, &back, &sizes, &args, tck, &mut table).await;
             if let Err(e) = r {

@@ -147,3 +147,16 @@ where
     };
     rt.block_on(body(args))
 }
+
+/// The order the measured things (direct, HAProxy, triage) run in within `round`: as listed
+/// in even rounds, reversed in odd ones, so that none always runs in the wake of another. A
+/// connection-rate phase leaves tens of thousands of TIME_WAIT sockets on loopback (60 s
+/// each), which make every connect of the phase after it dearer: with a fixed order triage
+/// always ran after HAProxy's build-up.
+pub fn round_order<T>(round: usize, items: &mut [T]) -> Vec<&mut T> {
+    let mut v: Vec<&mut T> = items.iter_mut().collect();
+    if round % 2 == 1 {
+        v.reverse();
+    }
+    v
+}
