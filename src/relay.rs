@@ -145,15 +145,15 @@ fn forward_fin(dst: &TcpStream) -> io::Result<()> {
     }
 }
 
-/// Whether `s` has seen its peer's FIN (tokio keeps that readiness once the event came, so
-/// asking costs no system call).
+/// Whether `s` has seen its peer's FIN, and no error (a reset is left to the next read to
+/// report). tokio keeps that readiness once the event came, so asking costs no system call.
 fn read_closed(s: &TcpStream) -> bool {
     use std::future::Future;
     use std::task::{Context, Poll, Waker};
-    let mut ready = std::pin::pin!(s.ready(Interest::READABLE));
+    let mut ready = std::pin::pin!(s.ready(Interest::READABLE | Interest::ERROR));
     matches!(
         ready.as_mut().poll(&mut Context::from_waker(Waker::noop())),
-        Poll::Ready(Ok(r)) if r.is_read_closed()
+        Poll::Ready(Ok(r)) if r.is_read_closed() && !r.is_error()
     )
 }
 
