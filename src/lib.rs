@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod bufpool;
+pub mod cancel;
 pub mod cli;
 pub mod config;
 pub mod dicom;

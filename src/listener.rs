@@ -133,7 +133,7 @@ fn dispatch(conn: Conn, shared: &Shared) {
             tokio::select! {
                 biased;
                 _ = fut => {}
-                _ = svc.retired.cancelled() => if hard_stop.is_cancelled() {
+                _ = crate::cancel::Cancelled::new(&svc.retired) => if hard_stop.is_cancelled() {
                     tracing::info!("drain timeout over at shutdown; closing")
                 } else {
                     tracing::info!("service removed by reload and drain time is over; closing")
