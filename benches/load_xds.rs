@@ -6,7 +6,9 @@
 //! Workloads: `query`, ITI-18 SOAP 1.2 requests back to back on keep-alive connections, with 1
 //! and with 16 concurrent clients (requests/s, p50/p99, proxy CPU µs per request); `upload`,
 //! ITI-41 MTOM uploads streamed with Content-Length from a body made on the fly (MiB/s, proxy
-//! CPU s per GiB, the proxy's peak RSS sampled during the uploads). Every answer is checked
+//! CPU s per GiB, the proxy's peak RSS sampled during the uploads); `retrieve`, ITI-43
+//! retrieves answered with a document of the upload size, streamed (MiB/s, proxy CPU s per
+//! GiB; reported, the issue sets no target for them). Every answer is checked
 //! (HTTP 200 with a Success status; the repository checks the byte count, both backends that
 //! the request is their transaction). CPU = utime+stime of the proxy over the phase.
 //!
@@ -47,7 +49,7 @@ type Proxy = procs::Proxy<Addrs>;
 const PHASE_LIMIT: Duration = Duration::from_secs(180);
 /// How long a proxy may take to start listening (long enough for valgrind).
 const READY_LIMIT: Duration = Duration::from_secs(60);
-const WORKLOADS: [&str; 2] = ["query", "upload"];
+const WORKLOADS: [&str; 3] = ["query", "upload", "retrieve"];
 
 /// How much each workload does.
 #[derive(Clone, Copy, Debug)]
@@ -180,7 +182,7 @@ async fn run(args: Args) -> ExitCode {
         }
     }
     drop(dir);
-    let missed = table.print("XDS load (ITI-18 queries, ITI-41 MTOM uploads)");
+    let missed = table.print("XDS load (ITI-18 queries, ITI-41 MTOM uploads, ITI-43 retrieves)");
     println!(
         "load average (1 min): {load_before} before, {} after; {missed} target(s) missed",
         procs::loadavg()
@@ -232,7 +234,17 @@ fn declare_rows(table: &mut Table, sizes: &Sizes, args: &Args) {
         table.declare(CPU_PER_GIB, Goal::AtMostHaproxy);
         table.declare(PEAK_RSS, Goal::Report);
     }
+    if args.runs("retrieve") {
+        table.declare(&retrieve_label(sizes), Goal::Report);
+        table.declare(RETRIEVE_CPU_PER_GIB, Goal::Report);
+    }
 }
+
+fn retrieve_label(sizes: &Sizes) -> String {
+    format!("ITI-43 {} MiB retrieves, MiB/s", sizes.upload_bytes >> 20)
+}
+
+const RETRIEVE_CPU_PER_GIB: &str = "ITI-43 proxy CPU s/GiB";
 
 async fn phase<T>(
     what: &str,
@@ -340,6 +352,20 @@ async fn measure(
             let gib = bytes as f64 / (1u64 << 30) as f64;
             table.record(CPU_PER_GIB, Goal::AtMostHaproxy, i, (c1 - c0) / gib);
             table.record(PEAK_RSS, Goal::Report, i, peak as f64 / 1024.0);
+        }
+    }
+    if args.runs("retrieve") {
+        let mib = sizes.upload_bytes >> 20;
+        eprintln!("[{name}] {} ITI-43 retrieves of {mib} MiB", sizes.uploads);
+        let c0 = cpu()?;
+        let r = xds_work::retrieve(front.repository, sizes.uploads, sizes.upload_bytes);
+        let (elapsed, bytes) = phase("retrieve", r).await?;
+        let c1 = cpu()?;
+        let rate = bytes as f64 / (1 << 20) as f64 / elapsed.as_secs_f64();
+        table.record(&retrieve_label(sizes), Goal::Report, i, rate);
+        if pid.is_some() {
+            let gib = bytes as f64 / (1u64 << 30) as f64;
+            table.record(RETRIEVE_CPU_PER_GIB, Goal::Report, i, (c1 - c0) / gib);
         }
     }
     if let Some(p) = t.proxy.as_mut() {

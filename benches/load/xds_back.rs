@@ -5,22 +5,30 @@
 //! `X-Load-Body-Bytes` header the client sent (so a proxy that loses or reframes bytes, or
 //! drops headers, fails the phase) and answers a RegistryResponse Success. Each backend checks
 //! that the request carries its own transaction's action (so triage's routing is checked too);
-//! anything else gets HTTP 500 and fails the client.
+//! anything else gets HTTP 500 and fails the client. The repository also answers ITI-43
+//! retrieves with a document of the size the client asks for (`X-Load-Want-Bytes`), streamed
+//! in 256 KiB frames after a Success envelope, its total announced in `X-Load-Body-Bytes`.
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
 pub const ITI18: &str = "urn:ihe:iti:2007:RegistryStoredQuery";
 pub const ITI41: &str = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b";
+pub const ITI43: &str = "urn:ihe:iti:2007:RetrieveDocumentSet";
+/// The header with which a retrieve asks for its document's size.
+pub const WANT_BYTES: &str = "x-load-want-bytes";
 /// The header that carries the body length the client sent.
 pub const BODY_BYTES: &str = "x-load-body-bytes";
 /// What a Success response body contains.
@@ -36,7 +44,7 @@ const HEAD_BYTES: usize = 8 * 1024;
 pub struct Addrs {
     /// Where ITI-18 queries go.
     pub registry: SocketAddr,
-    /// Where ITI-41 uploads go.
+    /// Where ITI-41 uploads and ITI-43 retrieves go.
     pub repository: SocketAddr,
 }
 
@@ -81,8 +89,10 @@ async fn serve(l: TcpListener, role: Role) {
     }
 }
 
-fn respond(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(body.into()));
+type Answer = Response<BoxBody<Bytes, Infallible>>;
+
+fn respond(status: StatusCode, body: impl Into<Bytes>) -> Answer {
+    let mut r = Response::new(Full::new(body.into()).boxed());
     *r.status_mut() = status;
     r.headers_mut().insert(
         CONTENT_TYPE,
@@ -112,18 +122,83 @@ async fn drain(mut body: Incoming) -> Result<(u64, Vec<u8>), String> {
     Ok((total, head))
 }
 
-async fn answer(role: Role, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let expected = req
-        .headers()
-        .get(BODY_BYTES)
+/// A streamed document: `head`, then `left` filler bytes in frames of `chunk`.
+struct Document {
+    head: Option<Bytes>,
+    chunk: Bytes,
+    left: u64,
+    total: u64,
+}
+
+impl Body for Document {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Some(h) = self.head.take() {
+            return Poll::Ready(Some(Ok(Frame::data(h))));
+        }
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        let n = self.left.min(self.chunk.len() as u64) as usize;
+        self.left -= n as u64;
+        Poll::Ready(Some(Ok(Frame::data(self.chunk.slice(..n)))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.head.is_none() && self.left == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.total)
+    }
+}
+
+/// The ITI-43 answer: a Success envelope and `want` document bytes.
+fn document(want: u64) -> Answer {
+    let head = Bytes::from_static(ITI43_RESPONSE_HEAD.as_bytes());
+    let total = head.len() as u64 + want;
+    let body = Document {
+        head: Some(head),
+        chunk: Bytes::from(vec![0x5au8; 256 * 1024]),
+        left: want,
+        total,
+    };
+    let mut r = Response::new(body.boxed());
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/soap+xml; charset=utf-8"),
+    );
+    r.headers_mut().insert(BODY_BYTES, HeaderValue::from(total));
+    r
+}
+
+/// What an ITI-43 answer starts with (the client checks for the Success status in it).
+const ITI43_RESPONSE_HEAD: &str =
+    "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body>\
+<RetrieveDocumentSetResponse status=\"ResponseStatusType:Success\"/></s:Body></s:Envelope>\r\n";
+
+fn header_u64(req: &Request<Incoming>, name: &str) -> Option<u64> {
+    req.headers()
+        .get(name)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+async fn answer(role: Role, req: Request<Incoming>) -> Answer {
+    let expected = header_u64(&req, BODY_BYTES);
+    let want = header_u64(&req, WANT_BYTES);
     let (total, head) = match drain(req.into_body()).await {
         Ok(x) => x,
         Err(e) => return respond(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     let (action, ok) = match role {
         Role::Registry => (ITI18, ITI18_RESPONSE),
+        Role::Repository if want.is_some() => (ITI43, ""),
         Role::Repository => (ITI41, ITI41_RESPONSE),
     };
     // `ITI18` is a prefix of the ITI-18 response action, not of ITI-41's: the `<` pins it.
@@ -134,13 +209,14 @@ async fn answer(role: Role, req: Request<Incoming>) -> Response<Full<Bytes>> {
             format!("{role:?}: not a {action} request"),
         );
     }
-    match expected {
-        Some(n) if n == total => respond(StatusCode::OK, ok),
-        Some(n) => respond(
+    match (expected, want) {
+        (Some(n), Some(w)) if n == total => document(w),
+        (Some(n), None) if n == total => respond(StatusCode::OK, ok),
+        (Some(n), _) => respond(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("{role:?}: got {total} body bytes, the client sent {n}"),
         ),
-        None => respond(
+        (None, _) => respond(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("{role:?}: no {BODY_BYTES} header"),
         ),

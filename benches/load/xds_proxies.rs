@@ -1,10 +1,10 @@
 //! The XDS harness's proxy configs. HAProxy: `mode http` with `option http-keep-alive`, one
 //! `listen` per backend and no routing (what an HTTP balancer in front of a registry and a
 //! repository does). triage: one `xds` service for both, routing by SOAP action (ITI-18 to the
-//! registry pool, ITI-41 to the repository pool), health checks off.
+//! registry pool, ITI-41 and ITI-43 to the repository pool), health checks off.
 
 use crate::procs::{self, Proxy};
-use crate::xds_back::{Addrs, ITI18, ITI41};
+use crate::xds_back::{Addrs, ITI18, ITI41, ITI43};
 use std::io;
 use std::path::Path;
 
@@ -58,6 +58,10 @@ pool = "registry"
 
   [[service.route]]
   action = "{ITI41}"
+  pool = "repository"
+
+  [[service.route]]
+  action = "{ITI43}"
   pool = "repository"
 
 [[pool]]

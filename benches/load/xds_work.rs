@@ -6,7 +6,7 @@
 //! Neither carries the action in the Content-Type, so triage reads it from the envelope (plain
 //! or the MTOM root part), its harder path.
 
-use crate::xds_back::{BODY_BYTES, SUCCESS};
+use crate::xds_back::{BODY_BYTES, SUCCESS, WANT_BYTES};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
@@ -26,6 +26,7 @@ use tokio::net::TcpStream;
 
 const ITI18_REQUEST: &str = include_str!("../../fixtures/xds/iti18-request.xml");
 const ITI18_CT: &str = "application/soap+xml; charset=UTF-8";
+const ITI43_REQUEST: &str = include_str!("../../fixtures/xds/iti43-request.xml");
 const MTOM: &str = include_str!("../../fixtures/xds/iti41-mtom.txt");
 const MTOM_CT: &str = include_str!("../../fixtures/xds/iti41-mtom.ct");
 const BOUNDARY: &str = "MIMEBoundary_4c1b2a7f0e9d";
@@ -253,4 +254,51 @@ pub async fn upload(addr: SocketAddr, n: usize, doc_bytes: u64) -> io::Result<(D
         sent += len;
     }
     Ok((start.elapsed(), sent))
+}
+
+/// `n` ITI-43 retrieves of a `doc_bytes` document each, one after the other on one keep-alive
+/// connection (the action found in the envelope); every answer read frame by frame, its byte
+/// count checked against the repository's `X-Load-Body-Bytes` and its start for the Success
+/// status. Returns the time taken and the body bytes received.
+pub async fn retrieve(addr: SocketAddr, n: usize, doc_bytes: u64) -> io::Result<(Duration, u64)> {
+    let mut s = connect::<http_body_util::Full<Bytes>>(addr).await?;
+    let start = Instant::now();
+    let mut got = 0;
+    for _ in 0..n {
+        let body = http_body_util::Full::new(Bytes::from_static(ITI43_REQUEST.as_bytes()));
+        let mut req = request(addr, ITI18_CT, ITI43_REQUEST.len() as u64, body)?;
+        req.headers_mut()
+            .insert(WANT_BYTES, HeaderValue::from(doc_bytes));
+        s.ready().await.map_err(|e| other(format!("ready: {e}")))?;
+        let resp = s
+            .send_request(req)
+            .await
+            .map_err(|e| other(format!("request: {e}")))?;
+        let status = resp.status();
+        let announced = resp
+            .headers()
+            .get(BODY_BYTES)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let mut body = resp.into_body();
+        let (mut len, mut head) = (0u64, Vec::new());
+        while let Some(f) = body.frame().await {
+            let f = f.map_err(|e| other(format!("response body: {e}")))?;
+            if let Some(d) = f.data_ref() {
+                len += d.len() as u64;
+                if head.len() < 1024 {
+                    head.extend_from_slice(&d[..d.len().min(1024 - head.len())]);
+                }
+            }
+        }
+        let success = head.windows(SUCCESS.len()).any(|w| w == SUCCESS);
+        if status != StatusCode::OK || !success || announced != Some(len) {
+            let text = String::from_utf8_lossy(&head[..head.len().min(300)]).into_owned();
+            return Err(other(format!(
+                "HTTP {status}, {len} bytes (announced {announced:?}), not a Success document: {text}"
+            )));
+        }
+        got += len;
+    }
+    Ok((start.elapsed(), got))
 }
