@@ -122,12 +122,26 @@ async fn drain(mut body: Incoming) -> Result<(u64, Vec<u8>), String> {
     Ok((total, head))
 }
 
-/// A streamed document: `head`, then `left` filler bytes in frames of `chunk`.
-struct Document {
+/// A body made on the fly: `head`, then `left` bytes in slices of one `chunk`, then `tail` (an
+/// ITI-43 answer's document here, an ITI-41 MTOM upload in the client).
+pub struct Document {
     head: Option<Bytes>,
     chunk: Bytes,
     left: u64,
-    total: u64,
+    tail: Option<Bytes>,
+    pub total: u64,
+}
+
+impl Document {
+    pub fn new(head: Bytes, chunk: &Bytes, left: u64, tail: Option<Bytes>) -> Self {
+        Document {
+            total: head.len() as u64 + left + tail.as_ref().map_or(0, |t| t.len() as u64),
+            head: Some(head),
+            chunk: chunk.clone(),
+            left,
+            tail,
+        }
+    }
 }
 
 impl Body for Document {
@@ -141,16 +155,16 @@ impl Body for Document {
         if let Some(h) = self.head.take() {
             return Poll::Ready(Some(Ok(Frame::data(h))));
         }
-        if self.left == 0 {
-            return Poll::Ready(None);
+        if self.left > 0 {
+            let n = self.left.min(self.chunk.len() as u64) as usize;
+            self.left -= n as u64;
+            return Poll::Ready(Some(Ok(Frame::data(self.chunk.slice(..n)))));
         }
-        let n = self.left.min(self.chunk.len() as u64) as usize;
-        self.left -= n as u64;
-        Poll::Ready(Some(Ok(Frame::data(self.chunk.slice(..n)))))
+        Poll::Ready(self.tail.take().map(|t| Ok(Frame::data(t))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.head.is_none() && self.left == 0
+        self.head.is_none() && self.left == 0 && self.tail.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -161,13 +175,8 @@ impl Body for Document {
 /// The ITI-43 answer: a Success envelope and `want` document bytes.
 fn document(want: u64) -> Answer {
     let head = Bytes::from_static(ITI43_RESPONSE_HEAD.as_bytes());
-    let total = head.len() as u64 + want;
-    let body = Document {
-        head: Some(head),
-        chunk: Bytes::from(vec![0x5au8; 256 * 1024]),
-        left: want,
-        total,
-    };
+    let body = Document::new(head, &Bytes::from(vec![0x5au8; 256 * 1024]), want, None);
+    let total = body.total;
     let mut r = Response::new(body.boxed());
     r.headers_mut().insert(
         CONTENT_TYPE,

@@ -6,21 +6,18 @@
 //! Neither carries the action in the Content-Type, so triage reads it from the envelope (plain
 //! or the MTOM root part), its harder path.
 
-use crate::xds_back::{BODY_BYTES, SUCCESS, WANT_BYTES};
+use crate::xds_back::{Document, BODY_BYTES, SUCCESS, WANT_BYTES};
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::body::{Body, Frame, SizeHint};
+use hyper::body::Body;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
@@ -38,14 +35,8 @@ fn other(msg: impl Into<String>) -> io::Error {
 }
 
 /// An ITI-41 MTOM body made on the fly: head (MIME root part and the document part's
-/// headers), `left` document bytes in slices of one chunk, tail (closing boundary).
-struct Upload {
-    head: Option<Bytes>,
-    chunk: Bytes,
-    left: u64,
-    tail: Option<Bytes>,
-    total: u64,
-}
+/// headers), the document bytes, tail (closing boundary).
+type Upload = Document;
 
 /// The fixture up to the content of its document part (whose headers are replaced), and the
 /// part's new headers.
@@ -67,46 +58,9 @@ fn mtom_head() -> io::Result<Bytes> {
     Ok(Bytes::from(head))
 }
 
-impl Upload {
-    fn new(doc_bytes: u64, chunk: &Bytes) -> io::Result<Self> {
-        let head = mtom_head()?;
-        let tail = Bytes::from(format!("\r\n--{BOUNDARY}--\r\n"));
-        Ok(Upload {
-            total: head.len() as u64 + doc_bytes + tail.len() as u64,
-            head: Some(head),
-            chunk: chunk.clone(),
-            left: doc_bytes,
-            tail: Some(tail),
-        })
-    }
-}
-
-impl Body for Upload {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        if let Some(h) = self.head.take() {
-            return Poll::Ready(Some(Ok(Frame::data(h))));
-        }
-        if self.left > 0 {
-            let n = self.left.min(self.chunk.len() as u64) as usize;
-            self.left -= n as u64;
-            return Poll::Ready(Some(Ok(Frame::data(self.chunk.slice(..n)))));
-        }
-        Poll::Ready(self.tail.take().map(|t| Ok(Frame::data(t))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.head.is_none() && self.left == 0 && self.tail.is_none()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.total)
-    }
+fn upload_body(doc_bytes: u64, chunk: &Bytes) -> io::Result<Upload> {
+    let tail = Bytes::from(format!("\r\n--{BOUNDARY}--\r\n"));
+    Ok(Document::new(mtom_head()?, chunk, doc_bytes, Some(tail)))
 }
 
 /// One keep-alive client connection.
@@ -144,16 +98,26 @@ fn request<B>(addr: SocketAddr, ct: &str, len: u64, body: B) -> io::Result<Reque
     r.body(body).map_err(|e| other(e.to_string()))
 }
 
+/// Sends one request once the connection is ready; the answer's head.
+async fn send<B>(
+    s: &mut SendRequest<B>,
+    req: Request<B>,
+) -> io::Result<hyper::Response<hyper::body::Incoming>>
+where
+    B: Body + 'static,
+{
+    s.ready().await.map_err(|e| other(format!("ready: {e}")))?;
+    s.send_request(req)
+        .await
+        .map_err(|e| other(format!("request: {e}")))
+}
+
 /// Sends one request and reads the whole answer; an error unless it is 200 with Success.
 async fn exchange<B>(s: &mut SendRequest<B>, req: Request<B>) -> io::Result<()>
 where
     B: Body + 'static,
 {
-    s.ready().await.map_err(|e| other(format!("ready: {e}")))?;
-    let resp = s
-        .send_request(req)
-        .await
-        .map_err(|e| other(format!("request: {e}")))?;
+    let resp = send(s, req).await?;
     let status = resp.status();
     let body = resp
         .into_body()
@@ -248,7 +212,7 @@ pub async fn upload(addr: SocketAddr, n: usize, doc_bytes: u64) -> io::Result<(D
     let start = Instant::now();
     let mut sent = 0;
     for _ in 0..n {
-        let body = Upload::new(doc_bytes, &chunk)?;
+        let body = upload_body(doc_bytes, &chunk)?;
         let len = body.total;
         exchange(&mut s, request(addr, &ct, len, body)?).await?;
         sent += len;
@@ -269,11 +233,7 @@ pub async fn retrieve(addr: SocketAddr, n: usize, doc_bytes: u64) -> io::Result<
         let mut req = request(addr, ITI18_CT, ITI43_REQUEST.len() as u64, body)?;
         req.headers_mut()
             .insert(WANT_BYTES, HeaderValue::from(doc_bytes));
-        s.ready().await.map_err(|e| other(format!("ready: {e}")))?;
-        let resp = s
-            .send_request(req)
-            .await
-            .map_err(|e| other(format!("request: {e}")))?;
+        let resp = send(&mut s, req).await?;
         let status = resp.status();
         let announced = resp
             .headers()
