@@ -98,7 +98,10 @@ pub(crate) async fn pump(
     };
     let mut total = 0u64;
     loop {
-        src.readable().await.map_err(io_err(src_side))?;
+        let ready = src
+            .ready(Interest::READABLE)
+            .await
+            .map_err(io_err(src_side))?;
         let mut buf = Buf::get();
         let room = buf.len();
         let n = match try_read_drained(src, room, || src.try_read(&mut buf)) {
@@ -112,10 +115,11 @@ pub(crate) async fn pump(
             }
             return Ok(total);
         }
-        // The peer's FIN came with these bytes (a short read and the end already seen): they
-        // are the last, and go out with the FIN in one segment instead of two, without the
-        // read that would only return the end.
-        let last_bytes = n < room && read_closed(src);
+        // The peer's FIN came with these bytes (a short read, and the end seen by the wait
+        // that preceded it): they are the last, and go out with the FIN in one segment
+        // instead of two, without the read that would only return the end. Only then is the
+        // socket asked about an error (once per connection, not per read).
+        let last_bytes = n < room && ready.is_read_closed() && closed_cleanly(src);
         if last_bytes {
             write_last(dst, &buf[..n]).await.map_err(io_err(dst_side))?;
         } else {
@@ -145,9 +149,9 @@ fn forward_fin(dst: &TcpStream) -> io::Result<()> {
     }
 }
 
-/// Whether `s` has seen its peer's FIN, and no error (a reset is left to the next read to
+/// Whether `s` has seen its peer's FIN and no error (a reset is left to the next read to
 /// report). tokio keeps that readiness once the event came, so asking costs no system call.
-fn read_closed(s: &TcpStream) -> bool {
+fn closed_cleanly(s: &TcpStream) -> bool {
     use std::future::Future;
     use std::task::{Context, Poll, Waker};
     let mut ready = std::pin::pin!(s.ready(Interest::READABLE | Interest::ERROR));
