@@ -180,13 +180,11 @@ impl Pool {
                     &heap
                 };
                 if !cands.is_empty() {
-                    chosen = Some(self.selector.choose(cands, key.client));
+                    chosen = self.selector.choose(cands, key.client);
                     break;
                 }
             }
-            let Some(chosen) = chosen else {
-                break;
-            };
+            // No candidate, or the selector chose none.
             let Some(i) = chosen else {
                 break;
             };
