@@ -1,9 +1,28 @@
-//! Counter handles one connection keeps for the label sets it counts under: looked up in the
+//! Metric handles one connection keeps for the label sets it counts under: looked up in the
 //! process-wide family once per label set instead of once per event (a lookup allocates the
 //! label strings, hashes them and takes the family's lock). The handles share the family's
 //! values, so what /metrics shows is the same.
 
+use crate::metrics::{HistogramFamily, ServiceLabels};
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
+
+/// Observes `value` on a service's histogram of `family`, looked up at the first observation
+/// and kept in `slot` (a connection that observes nothing adds no series).
+pub fn observe_service(
+    slot: &mut Option<Histogram>,
+    family: &HistogramFamily<ServiceLabels>,
+    service: &str,
+    value: f64,
+) {
+    slot.get_or_insert_with(|| {
+        let labels = ServiceLabels {
+            service: service.to_string(),
+        };
+        family.get_or_create(&labels).clone()
+    })
+    .observe(value);
+}
 
 /// Up to `keep` (key, counter) pairs; keys beyond that are looked up each time.
 #[derive(Debug)]

@@ -4,8 +4,8 @@
 //! allocates the label strings, hashes them and takes the family's lock). The handles share
 //! the families' values, so what /metrics shows is the same.
 
-use crate::metrics::{global, Hl7Labels, ServiceLabels};
-use crate::metrics_cache::CounterCache;
+use crate::metrics::{global, Hl7Labels};
+use crate::metrics_cache::{observe_service, CounterCache};
 use prometheus_client::metrics::histogram::Histogram;
 
 /// Most (message type, ACK code) pairs a connection keeps handles for; others are looked up
@@ -31,15 +31,8 @@ impl Meters {
 
     /// Observes the time from receiving a message to having its answer.
     pub fn ack_seconds(&mut self, secs: f64) {
-        let service = &self.service;
-        self.ack_seconds
-            .get_or_insert_with(|| {
-                let labels = ServiceLabels {
-                    service: service.clone(),
-                };
-                global().hl7_ack_seconds.get_or_create(&labels).clone()
-            })
-            .observe(secs);
+        let family = &global().hl7_ack_seconds;
+        observe_service(&mut self.ack_seconds, family, &self.service, secs);
     }
 
     /// Counts one message of `message_type` answered with `ack`.

@@ -5,8 +5,8 @@
 //! the families' values, so what /metrics shows is the same. Requests of one connection are
 //! answered one at a time (HTTP/1.1), so the lock is never contended.
 
-use crate::metrics::{global, ServiceLabels, XdsLabels};
-use crate::metrics_cache::CounterCache;
+use crate::metrics::{global, XdsLabels};
+use crate::metrics_cache::{observe_service, CounterCache};
 use prometheus_client::metrics::histogram::Histogram;
 use std::sync::Mutex;
 
@@ -56,15 +56,8 @@ impl Meters {
     /// Observes the time from a request to its response head.
     pub fn seconds(&self, secs: f64) {
         let mut h = self.handles.lock().unwrap_or_else(|e| e.into_inner());
-        let service = &self.service;
-        h.seconds
-            .get_or_insert_with(|| {
-                let labels = ServiceLabels {
-                    service: service.clone(),
-                };
-                global().xds_request_seconds.get_or_create(&labels).clone()
-            })
-            .observe(secs);
+        let family = &global().xds_request_seconds;
+        observe_service(&mut h.seconds, family, &self.service, secs);
     }
 }
 
