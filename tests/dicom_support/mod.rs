@@ -331,6 +331,8 @@ pub struct FakeScp {
     pub requests: Arc<AtomicUsize>,
     /// Bytes received after the answer, all connections together.
     pub after: Arc<Mutex<Vec<u8>>>,
+    /// The called-AE field (16 bytes, as received) of each association request.
+    pub called: Arc<Mutex<Vec<Vec<u8>>>>,
     task: JoinHandle<()>,
 }
 
@@ -350,16 +352,20 @@ impl FakeScp {
         let addr = l.local_addr().expect("local addr");
         let requests = Arc::new(AtomicUsize::new(0));
         let after = Arc::new(Mutex::new(Vec::new()));
-        let (n, rec) = (requests.clone(), after.clone());
+        let called = Arc::new(Mutex::new(Vec::new()));
+        let (n, rec, aes) = (requests.clone(), after.clone(), called.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut s, _)) = l.accept().await else {
                     continue;
                 };
-                let (n, rec, pdu) = (n.clone(), rec.clone(), pdu.clone());
+                let (n, rec, aes, pdu) = (n.clone(), rec.clone(), aes.clone(), pdu.clone());
                 tokio::spawn(async move {
-                    if read_pdu(&mut s).await.is_none_or(|rq| rq[0] != 1) {
+                    let Some(rq) = read_pdu(&mut s).await.filter(|rq| rq[0] == 1) else {
                         return;
+                    };
+                    if let Some(f) = rq.get(10..26) {
+                        aes.lock().unwrap().push(f.to_vec());
                     }
                     n.fetch_add(1, Ordering::SeqCst);
                     let _ = s.write_all(&pdu).await;
@@ -382,6 +388,7 @@ impl FakeScp {
             addr,
             requests,
             after,
+            called,
             task,
         }
     }
@@ -397,6 +404,10 @@ impl FakeScp {
 
     pub fn after(&self) -> Vec<u8> {
         self.after.lock().unwrap().clone()
+    }
+
+    pub fn called_aes(&self) -> Vec<Vec<u8>> {
+        self.called.lock().unwrap().clone()
     }
 }
 
