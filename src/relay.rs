@@ -56,6 +56,7 @@ pub async fn relay(
         (idle.server, Side::Server)
     };
     tokio::select! {
+        biased;
         // The pumps are created inside the block so the future holds them once, not twice
         // (≈600 B less per idle connection, measured with the load harness).
         r = async {

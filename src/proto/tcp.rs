@@ -25,8 +25,9 @@ impl Handler for TcpHandler {
             let start = Instant::now();
             let name = lease.server().name().to_string();
             let r = tokio::select! {
+                biased;
                 r = relay::relay(&conn.stream, &server, svc.idle(), &svc.stats.traffic) => r,
-                _ = lease.server().retired.cancelled() => {
+                _ = crate::cancel::Cancelled::new(&lease.server().retired) => {
                     tracing::info!(server = %name, "server removed by reload and drain time is over; closing");
                     return;
                 }

@@ -344,8 +344,9 @@ async fn serve(conn: Conn) {
     // everything this one would, plus bytes and duration).
     tracing::debug!(calling_ae = calling, called_ae = called, server = %server_name, contexts, "association accepted");
     let ended = tokio::select! {
+        biased;
         e = relay::relay(&client, &server, svc.idle(), artim(&svc), &svc.stats.traffic) => e,
-        _ = lease.server().retired.cancelled() => {
+        _ = crate::cancel::Cancelled::new(&lease.server().retired) => {
             tracing::info!(calling_ae = calling, called_ae = called, server = %server_name, "server removed by reload and drain time is over; closing");
             return;
         }

@@ -81,6 +81,7 @@ pub async fn relay(
         (idle.server, Side::Server)
     };
     let first = tokio::select! {
+        biased;
         r = &mut up => r.map(|_| Closer::Client),
         r = &mut down => r.map(|_| Closer::Server),
         _ = watchdog(&last, epoch, limit) => Err(GatewayError::Idle { side, after: limit }),
