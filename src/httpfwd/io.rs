@@ -28,8 +28,12 @@ pub struct Meter(pub Arc<crate::service::ServiceStats>);
 pub struct IdleIo<T> {
     inner: T,
     limit: Duration,
-    /// Last time a read or write made progress.
-    last: Instant,
+    /// When the current wait on the peer began (meaningful while `waiting`).
+    since: Instant,
+    /// A read or write is pending since `since`; cleared by progress. The clock is read when
+    /// a wait begins, not on every read and write that goes through at once (hyper makes
+    /// several per request; most never wait).
+    waiting: bool,
     timer: Pin<Box<Sleep>>,
     meter: Option<Meter>,
     /// Whether pending reads time out too.
@@ -50,7 +54,8 @@ impl<T> IdleIo<T> {
         Self {
             inner,
             limit,
-            last: now,
+            since: now,
+            waiting: false,
             timer: Box::pin(tokio::time::sleep_until(deadline(now, limit))),
             meter,
             reads: true,
@@ -73,15 +78,19 @@ impl<T> IdleIo<T> {
         self.meter.as_ref().map(|m| &m.0.traffic)
     }
 
-    /// Called when the inner I/O is pending: an error once the peer has been silent for
-    /// longer than the limit. The timer is moved lazily (only when it fires), so progress
-    /// costs an `Instant::now()`, not a timer update.
+    /// Called when the inner I/O is pending: an error once this wait has lasted longer than
+    /// the limit. A new wait notes the time; the timer is moved lazily (only when it fires
+    /// before the wait's deadline), so progress costs neither a clock read nor a timer update.
     fn check(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        if !self.waiting {
+            self.waiting = true;
+            self.since = Instant::now();
+        }
         loop {
             if self.timer.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
-            let due = deadline(self.last, self.limit);
+            let due = deadline(self.since, self.limit);
             if Instant::now() >= due {
                 return Poll::Ready(io::Error::new(
                     io::ErrorKind::TimedOut,
@@ -112,7 +121,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
         match Pin::new(&mut me.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 let n = (buf.filled().len() - before) as u64;
-                me.last = Instant::now();
+                me.waiting = false;
                 if let Some(t) = me.traffic() {
                     t.up.fetch_add(n, Relaxed);
                 }
@@ -130,7 +139,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
         let me = self.get_mut();
         match Pin::new(&mut me.inner).poll_write(cx, b) {
             Poll::Ready(Ok(n)) => {
-                me.last = Instant::now();
+                me.waiting = false;
                 if let Some(t) = me.traffic() {
                     t.down.fetch_add(n as u64, Relaxed);
                 }
@@ -149,7 +158,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
         let me = self.get_mut();
         match Pin::new(&mut me.inner).poll_write_vectored(cx, bufs) {
             Poll::Ready(Ok(n)) => {
-                me.last = Instant::now();
+                me.waiting = false;
                 if let Some(t) = me.traffic() {
                     t.down.fetch_add(n as u64, Relaxed);
                 }
@@ -191,6 +200,29 @@ mod tests {
         }
         let e = io.read(&mut buf).await.unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn progress_either_way_starts_a_new_wait() {
+        let (a, _b) = tokio::io::duplex(1024);
+        let mut io = IdleIo::new(a, Duration::from_secs(10), None);
+        let mut buf = [0u8; 8];
+        for _ in 0..3 {
+            // A read waits for the peer (nothing comes) while writes go through every 6 s:
+            // 18 s of waiting in all, but never 10 s without progress.
+            let mut rb = ReadBuf::new(&mut buf);
+            let r =
+                std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut io).poll_read(cx, &mut rb)))
+                    .await;
+            assert!(r.is_pending());
+            tokio::time::sleep(Duration::from_secs(6)).await;
+            io.write_all(b"x").await.unwrap();
+        }
+        // Then silence: the wait that begins now ends in an error after the limit.
+        let start = Instant::now();
+        let e = io.read(&mut buf).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(start.elapsed().as_secs(), 10);
     }
 
     #[tokio::test(start_paused = true)]
