@@ -1,7 +1,8 @@
 //! Fast path of the SOAP header scan, for envelopes in the plain shape clients send: an
 //! optional XML declaration and comments, then elements with quoted attributes, text without
 //! references, and the whole header in the bytes at hand. It is one pass over the bytes (no
-//! events; two small vectors for open elements and namespace bindings, and the two values),
+//! events; two small stacks on the stack for open elements and namespace bindings — deeper or
+//! busier headers give up —, and the two values),
 //! taken before quick-xml's `NsReader` (see `envelope`), which stays the reader of everything
 //! else.
 //!
@@ -18,15 +19,59 @@ use crate::envelope::MAX_DEPTH;
 use crate::finder::{SoapInfo, SoapVersion};
 use crate::ns::{SOAP11_NS, SOAP12_NS, WSA_NS};
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 enum Kind {
     Envelope,
     Header,
     Action,
     MessageId,
+    #[default]
     Other,
 }
 
+/// Open elements or namespace bindings beyond this many: give up (the `NsReader` scan takes
+/// any depth up to its own limit). Headers clients send nest four deep and bind a few prefixes.
+const SMALL: usize = 16;
+
+/// A stack of at most [`SMALL`] items, without allocation (`push` refuses the one too many).
+struct Small<T> {
+    items: [T; SMALL],
+    len: usize,
+}
+
+impl<T: Copy + Default> Small<T> {
+    fn new() -> Self {
+        Small {
+            items: [T::default(); SMALL],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, t: T) -> Option<()> {
+        *self.items.get_mut(self.len)? = t;
+        self.len += 1;
+        Some(())
+    }
+
+    fn pop(&mut self) -> Option<T> {
+        self.len = self.len.checked_sub(1)?;
+        Some(self.items[self.len])
+    }
+
+    fn last(&self) -> Option<&T> {
+        self.as_slice().last()
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    fn as_slice(&self) -> &[T] {
+        &self.items[..self.len]
+    }
+}
+
+#[derive(Clone, Copy, Default)]
 struct Open {
     /// The qualified name, as a range of the input.
     name: (usize, usize),
@@ -38,9 +83,9 @@ struct Open {
 /// The header's `wsa:Action` and `wsa:MessageID`, or `None`: see the module docs.
 pub(crate) fn scan(b: &[u8]) -> Option<SoapInfo> {
     let mut i = prolog(b)?;
-    let mut stack: Vec<Open> = Vec::with_capacity(8);
+    let mut stack: Small<Open> = Small::new();
     // (prefix, namespace) declarations in scope, innermost last; "" is the default namespace.
-    let mut bindings: Vec<(&[u8], &[u8])> = Vec::with_capacity(8);
+    let mut bindings: Small<(&[u8], &[u8])> = Small::new();
     let mut version = None;
     let mut action: Option<Option<&str>> = None;
     let mut message_id: Option<Option<&str>> = None;
@@ -68,7 +113,7 @@ pub(crate) fn scan(b: &[u8]) -> Option<SoapInfo> {
             _ => {
                 let tag = start_tag(b, i, &mut bindings)?;
                 let (n0, n1) = tag.name;
-                let ns = resolve(&b[n0..n1], &bindings)?;
+                let ns = resolve(&b[n0..n1], bindings.as_slice())?;
                 let local = local_name(&b[n0..n1]);
                 let parent = stack.last().map(|o| o.kind);
                 let kind = match parent {
@@ -105,7 +150,7 @@ pub(crate) fn scan(b: &[u8]) -> Option<SoapInfo> {
                     Kind::MessageId => message_id.is_some(),
                     _ => false,
                 };
-                if seen || stack.len() >= MAX_DEPTH {
+                if seen || stack.len >= MAX_DEPTH {
                     return None;
                 }
                 if tag.empty {
@@ -131,7 +176,7 @@ pub(crate) fn scan(b: &[u8]) -> Option<SoapInfo> {
                         name: tag.name,
                         kind,
                         outer_bindings: tag.outer_bindings,
-                    });
+                    })?;
                     i = t1;
                     // Its end tag must come next (a comment or child: not plain text).
                     if b.get(i + 1) != Some(&b'/') {
@@ -143,7 +188,7 @@ pub(crate) fn scan(b: &[u8]) -> Option<SoapInfo> {
                         name: tag.name,
                         kind,
                         outer_bindings: tag.outer_bindings,
-                    });
+                    })?;
                     i = tag.end;
                 }
             }
@@ -245,8 +290,8 @@ struct Tag {
 }
 
 /// Reads the start tag at `i` (its `<`), pushing its namespace declarations.
-fn start_tag<'a>(b: &'a [u8], i: usize, bindings: &mut Vec<(&'a [u8], &'a [u8])>) -> Option<Tag> {
-    let outer_bindings = bindings.len();
+fn start_tag<'a>(b: &'a [u8], i: usize, bindings: &mut Small<(&'a [u8], &'a [u8])>) -> Option<Tag> {
+    let outer_bindings = bindings.len;
     let (n0, n1) = name(b, i + 1)?;
     let mut j = n1;
     // Attribute names seen in this tag (to refuse duplicates).
@@ -296,12 +341,12 @@ fn start_tag<'a>(b: &'a [u8], i: usize, bindings: &mut Vec<(&'a [u8], &'a [u8])>
         names[count] = (a0, a1);
         count += 1;
         if attr == b"xmlns" {
-            bindings.push((b"", value));
+            bindings.push((b"", value))?;
         } else if let Some(prefix) = attr.strip_prefix(b"xmlns:") {
             if value.is_empty() || prefix.starts_with(b"xml") || prefix.contains(&b':') {
                 return None;
             }
-            bindings.push((prefix, value));
+            bindings.push((prefix, value))?;
         } else if attr.starts_with(b"xml") && !attr.starts_with(b"xml:") {
             return None;
         }

@@ -239,9 +239,15 @@ fn setup(ct: &ContentType) -> Result<Mode, XdsError> {
 /// Only UTF-8 (and its subset US-ASCII) is accepted (ITI TF-2 Appendix V
 /// follows WS-I Basic Profile 2.0, which requires UTF-8 or UTF-16; only UTF-8 is supported).
 pub(crate) fn check_charset(charset: Option<&str>) -> Result<(), XdsError> {
-    match charset.map(|c| c.trim().to_ascii_lowercase()) {
+    match charset.map(str::trim) {
         None => Ok(()),
-        Some(c) if matches!(c.as_str(), "utf-8" | "utf8" | "us-ascii" | "ascii") => Ok(()),
+        Some(c)
+            if ["utf-8", "utf8", "us-ascii", "ascii"]
+                .iter()
+                .any(|e| c.eq_ignore_ascii_case(e)) =>
+        {
+            Ok(())
+        }
         Some(_) => Err(XdsError::UnsupportedCharset {
             charset: charset.unwrap_or_default().chars().take(64).collect(),
         }),
