@@ -57,9 +57,41 @@ pub fn encode_ae_field(ae: &str) -> Result<[u8; AE_TITLE_LEN], DicomError> {
 /// Decode an AE field, dropping non-significant spaces (and NUL padding some
 /// broken peers send). Non-ASCII bytes are mapped as Latin-1, never rejected.
 pub fn decode_ae_field(field: &[u8]) -> String {
-    let text: String = field.iter().map(|&b| char::from(b)).collect();
-    text.trim_matches(|c: char| c == ' ' || c == '\0')
-        .to_owned()
+    let t = trim_ae_field(field);
+    match std::str::from_utf8(t) {
+        Ok(ascii) if t.is_ascii() => ascii.to_owned(),
+        _ => t.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+/// Whether the AE field says `ae` (compared as [`decode_ae_field`] would, `ae` trimmed of
+/// spaces), without decoding it.
+pub fn ae_field_is(field: &[u8], ae: &str) -> bool {
+    let t = trim_ae_field(field);
+    let ae = ae.trim();
+    if t.is_ascii() {
+        t == ae.as_bytes()
+    } else {
+        decode_ae_field(field) == ae
+    }
+}
+
+/// The field without its non-significant spaces and NUL padding at either end.
+fn trim_ae_field(mut field: &[u8]) -> &[u8] {
+    let pad = |b: &u8| *b == b' ' || *b == 0;
+    while let [first, rest @ ..] = field {
+        if !pad(first) {
+            break;
+        }
+        field = rest;
+    }
+    while let [rest @ .., last] = field {
+        if !pad(last) {
+            break;
+        }
+        field = rest;
+    }
+    field
 }
 
 /// Check that `pdu` is an A-ASSOCIATE-RQ or -AC long enough to hold both AE
@@ -154,6 +186,36 @@ mod tests {
             "A\0",
         ] {
             assert!(validate_ae_title(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn fields_decode_trimmed_and_compare_without_decoding() {
+        let cases: [(&[u8], &str); 6] = [
+            (b"ARCHIVE         ", "ARCHIVE"),
+            (b"  MY AE\0\0\0\0\0\0\0\0\0", "MY AE"),
+            (b"                ", ""),
+            (b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", ""),
+            (b"0123456789ABCDEF", "0123456789ABCDEF"),
+            (b"CAF\xc9           ", "CAF\u{c9}"),
+        ];
+        for (field, text) in cases {
+            assert_eq!(decode_ae_field(field), text, "{field:?}");
+            for ae in [
+                "ARCHIVE",
+                " ARCHIVE ",
+                "MY AE",
+                "",
+                "0123456789ABCDEF",
+                "CAF\u{c9}",
+                "CAF",
+            ] {
+                assert_eq!(
+                    ae_field_is(field, ae),
+                    decode_ae_field(field) == ae.trim(),
+                    "{field:?} vs {ae:?}"
+                );
+            }
         }
     }
 

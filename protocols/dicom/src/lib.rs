@@ -50,8 +50,8 @@ pub use accept::{
     verification_decision, ContextDecision, AC_MAX_PDU_LENGTH,
 };
 pub use ae::{
-    ae_titles, decode_ae_field, encode_ae_field, rewrite_called_ae, rewrite_calling_ae,
-    validate_ae_title, AE_TITLE_LEN, CALLED_AE_OFFSET, CALLING_AE_OFFSET,
+    ae_field_is, ae_titles, decode_ae_field, encode_ae_field, rewrite_called_ae,
+    rewrite_calling_ae, validate_ae_title, AE_TITLE_LEN, CALLED_AE_OFFSET, CALLING_AE_OFFSET,
 };
 pub use assembler::{DimseAssembler, DimseEvent, DEFAULT_MAX_COMMAND_LEN};
 pub use associate::{

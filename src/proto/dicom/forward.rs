@@ -172,7 +172,7 @@ pub async fn abort(s: &TcpStream) {
 fn rewrite_if_different(rq: &mut [u8], ae: &str) -> bool {
     let same = rq
         .get(CALLED_AE_OFFSET..CALLED_AE_OFFSET + AE_TITLE_LEN)
-        .is_some_and(|f| codec::decode_ae_field(f) == ae.trim());
+        .is_some_and(|f| codec::ae_field_is(f, ae));
     !same && codec::rewrite_called_ae(rq, ae).is_ok()
 }
 
