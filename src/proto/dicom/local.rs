@@ -3,7 +3,7 @@
 //! This is the "verification" front door modalities are configured against (PS3.7 §9.1.5,
 //! Verification SOP Class PS3.4 Annex A).
 
-use super::count;
+use super::meter::count;
 use super::pdu_io::{read_pdu, send_final, ReadError};
 use crate::relay::write_all;
 use crate::service::Service;

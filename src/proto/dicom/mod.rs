@@ -32,6 +32,7 @@
 
 mod forward;
 mod local;
+mod meter;
 mod pdu_io;
 mod relay;
 
@@ -43,9 +44,8 @@ use crate::route::RouteKey;
 use crate::service::Service;
 use crate::upstream::{Attempts, ConnectOpts};
 use forward::{ClientEvent, Outcome};
+use meter::count;
 use pdu_io::{read_pdu_ahead, send_final, ReadError};
-use std::collections::HashSet;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use triage_dicom::{self as codec, AssociateRj, PduType};
@@ -54,8 +54,6 @@ use triage_dicom::{self as codec, AssociateRj, PduType};
 pub const DEFAULT_ARTIM: Duration = Duration::from_secs(30);
 /// A refused connection gets at most this long to send its request before the RJ.
 const REFUSE_WAIT: Duration = Duration::from_secs(5);
-/// Distinct `called_ae` label values kept; further AEs (any client can send any) count as "other".
-const MAX_AE_LABELS: usize = 256;
 
 pub struct DicomHandler;
 
@@ -92,42 +90,6 @@ fn max_rq(svc: &Service) -> u32 {
 
 fn artim(svc: &Service) -> Duration {
     svc.spec.handshake_timeout.unwrap_or(DEFAULT_ARTIM)
-}
-
-/// Counts one association request in `triage_dicom_associations_total` (before the answer
-/// goes out, so that a client which saw the answer also sees the count).
-fn count(svc: &Service, called_ae: &str, result: &str) {
-    let labels = crate::metrics::DicomLabels {
-        service: svc.name().to_string(),
-        called_ae: ae_label(called_ae),
-        result: result.to_string(),
-    };
-    crate::metrics::global()
-        .dicom_associations
-        .get_or_create(&labels)
-        .inc();
-}
-
-/// The `called_ae` label: the AE itself for the first [`MAX_AE_LABELS`] distinct valid AEs
-/// seen, else "other", so that clients cannot grow the metric without bound; empty when no
-/// request could be read.
-fn ae_label(ae: &str) -> String {
-    static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-    if ae.is_empty() {
-        return String::new(); // aborted before a request was read
-    }
-    if codec::validate_ae_title(ae).is_err() {
-        return "other".into();
-    }
-    let Ok(mut seen) = SEEN.lock() else {
-        return "other".into();
-    };
-    let seen = seen.get_or_insert_with(HashSet::new);
-    if seen.contains(ae) || (seen.len() < MAX_AE_LABELS && seen.insert(ae.to_string())) {
-        ae.to_string()
-    } else {
-        "other".into()
-    }
 }
 
 /// Sends an A-ABORT (service-provider source, PS3.8 §9.3.8) and closes (see [`send_final`]).
@@ -330,7 +292,7 @@ async fn serve(conn: Conn) {
     };
     // Held no longer than needed: an open association keeps neither PDU.
     drop(rq);
-    let server_name = lease.server().name().to_string();
+    let server_name = lease.server().name();
     let sent = write_all(&client, &ac).await;
     drop(ac);
     if let Err(e) = sent {
