@@ -88,32 +88,49 @@ pub async fn read_pdu_ahead(
 }
 
 async fn ahead_inner(s: &mut TcpStream, max: u32) -> Result<(RawPdu, Vec<u8>), ReadError> {
-    let mut buf = vec![0u8; AHEAD];
-    let mut got = 0;
-    while got < PDU_HEADER_LEN {
-        match read_some(s, &mut buf[got..]).await? {
-            0 if got == 0 => return Err(ReadError::Closed),
-            0 => return Err(ReadError::Truncated(got)),
-            n => got += n,
+    let mut buf = Vec::with_capacity(AHEAD);
+    while buf.len() < PDU_HEADER_LEN {
+        let room = AHEAD - buf.len();
+        match read_more(s, &mut buf, room).await? {
+            0 if buf.is_empty() => return Err(ReadError::Closed),
+            0 => return Err(ReadError::Truncated(buf.len())),
+            _ => {}
         }
     }
-    let header = triage_dicom::peek_header(&buf[..got]).ok_or(ReadError::Truncated(got))?;
+    let header = triage_dicom::peek_header(&buf).ok_or(ReadError::Truncated(buf.len()))?;
     PduDecoder::new(max).check_header(&header)?;
     let total = PDU_HEADER_LEN + header.length as usize;
-    let rest = if got > total {
-        buf[total..got].to_vec()
-    } else {
-        Vec::new()
+    let rest = match buf.get(total..) {
+        Some(after) if !after.is_empty() => {
+            let rest = after.to_vec();
+            buf.truncate(total);
+            rest
+        }
+        _ => Vec::new(),
     };
-    // The cap was checked above: this allocates at most `max` more bytes.
-    buf.resize(total, 0);
-    while got < total {
-        match read_some(s, &mut buf[got..]).await? {
-            0 => return Err(ReadError::Truncated(got)),
-            n => got += n,
+    // The cap was checked above: this reads (and allocates) at most `max` more bytes.
+    while buf.len() < total {
+        let room = total - buf.len();
+        if read_more(s, &mut buf, room).await? == 0 {
+            return Err(ReadError::Truncated(buf.len()));
         }
     }
     Ok((RawPdu::from_bytes(buf.into())?, rest))
+}
+
+/// One read of at most `room` bytes appended to `buf`, into its spare capacity (not zeroed
+/// first), through [`crate::relay::try_read_drained`] like [`read_some`].
+async fn read_more(s: &TcpStream, buf: &mut Vec<u8>, room: usize) -> std::io::Result<usize> {
+    buf.reserve(room);
+    loop {
+        s.readable().await?;
+        let r = crate::relay::try_read_drained(s, room, || {
+            s.try_read_buf(&mut bytes::BufMut::limit(&mut *buf, room))
+        });
+        if let Some(r) = r {
+            return r;
+        }
+    }
 }
 
 /// Longest wait for the peer's close after a final A-ASSOCIATE-RJ or A-ABORT.
