@@ -13,7 +13,7 @@
 use crate::error::GatewayError;
 use crate::httpfwd::body::{Held, ProxyBody, ReplayBody};
 use crate::httpfwd::client::{HttpBackends, Sender};
-use crate::pool::{Lease, PickKey, Pool};
+use crate::pool::{Lease, PickKey, Pool, Server};
 use crate::service::Service;
 use crate::upstream::{Attempts, ConnectOpts};
 use hyper::body::Incoming;
@@ -66,8 +66,8 @@ fn timed_out(e: &hyper::Error) -> bool {
     false
 }
 
-/// Sends the request to a server of `pool` and returns the streamed response with the name of
-/// the server that answered.
+/// Sends the request to a server of `pool` and returns the streamed response with the server
+/// that answered.
 pub async fn forward(
     svc: &Service,
     backends: &Arc<HttpBackends>,
@@ -75,7 +75,7 @@ pub async fn forward(
     peer: SocketAddr,
     local: SocketAddr,
     req: Request<ReplayBody>,
-) -> Result<(Response<ProxyBody>, String), Failed> {
+) -> Result<(Response<ProxyBody>, Arc<Server>), Failed> {
     let opts = svc.connect_opts(peer, local);
     let idle = svc.spec.server_timeout;
     let key = PickKey::new(peer, local);
@@ -97,7 +97,7 @@ pub async fn forward(
         };
         match on_server(backends, &lease, &opts, idle, sender, req).await {
             Ok((resp, sender)) => {
-                let server = lease.server().name().to_string();
+                let server = lease.server().clone();
                 let (mut rp, rb) = resp.into_parts();
                 crate::httpfwd::strip_hop_by_hop(&mut rp.headers);
                 let held = Held {
@@ -136,14 +136,14 @@ async fn on_server(
     mut sender: Sender,
     req: Request<ReplayBody>,
 ) -> Result<(Response<Incoming>, Sender), Attempt> {
-    let server = lease.server().name().to_string();
+    let server = || lease.server().name().to_string();
     let unsent = |e: hyper::Error| GatewayError::ServerIo(std::io::Error::other(e));
     let mut outcome = send(&mut sender, req).await;
     if let Outcome::Unsent(req, e) = outcome {
         if !sender.reused {
             return Err(Attempt::Next(Box::new(req), unsent(e)));
         }
-        tracing::debug!(server = %server, error = %e, "pooled server connection was closed; new connection");
+        tracing::debug!(server = lease.server().name(), error = %e, "pooled server connection was closed; new connection");
         sender = match backends.connect(lease, opts, idle).await {
             Ok(s) => s,
             Err(e) => return Err(Attempt::Next(Box::new(req), e)),
@@ -154,7 +154,7 @@ async fn on_server(
         Outcome::Done(resp) => Ok((resp, sender)),
         Outcome::Unsent(req, e) => Err(Attempt::Next(Box::new(req), unsent(e))),
         Outcome::Failed(e) if e.is_user() => Err(Attempt::Final(Failed::Client(e))),
-        Outcome::Failed(e) if timed_out(&e) => Err(Attempt::Final(Failed::Timeout(server, idle))),
-        Outcome::Failed(e) => Err(Attempt::Final(Failed::Server(server, e))),
+        Outcome::Failed(e) if timed_out(&e) => Err(Attempt::Final(Failed::Timeout(server(), idle))),
+        Outcome::Failed(e) => Err(Attempt::Final(Failed::Server(server(), e))),
     }
 }

@@ -248,7 +248,7 @@ async fn handle(
     };
     let resp = match forward::forward(svc, backends, pool, peer, local, req).await {
         Ok((r, server)) => {
-            tracing::info!(action = %label, message_id = relates.unwrap_or("-"), server = %server, status = r.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request forwarded");
+            tracing::info!(action = %label, message_id = relates.unwrap_or("-"), server = server.name(), status = r.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request forwarded");
             r
         }
         Err(forward::Failed::NoServer(e)) => {
