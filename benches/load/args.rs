@@ -26,6 +26,8 @@ pub struct Args {
     pub scale: usize,
     /// `--preconnect` (load_dicom): triage's dicom services with `preconnect = true`.
     pub preconnect: bool,
+    /// `--haproxy-no-tcpka`: HAProxy without the TCP keepalive triage keeps on both legs.
+    pub haproxy_tcpka: bool,
 }
 
 impl Args {
@@ -43,7 +45,7 @@ const TARGETS: [&str; 3] = ["direct", "haproxy", "triage"];
 fn usage(bench: &str, workloads: &[&str]) -> String {
     format!(
         "usage: cargo bench --bench {bench} -- [--quick] [--triage PATH] [--haproxy PATH] \
-         [--rust-log FILTER] [--rounds N] [--scale N] [--one-core] [--preconnect] [--only direct,haproxy,triage] [--skip {}]",
+         [--rust-log FILTER] [--rounds N] [--scale N] [--one-core] [--preconnect] [--haproxy-no-tcpka] [--only direct,haproxy,triage] [--skip {}]",
         workloads.join(",")
     )
 }
@@ -72,6 +74,7 @@ pub fn parse(bench: &str, workloads: &[&str]) -> Result<Option<Args>, String> {
         one_core: false,
         scale: 1,
         preconnect: false,
+        haproxy_tcpka: true,
     };
     let mut run = false;
     let mut it = std::env::args().skip(1);
@@ -82,6 +85,7 @@ pub fn parse(bench: &str, workloads: &[&str]) -> Result<Option<Args>, String> {
             "--quick" => a.quick = true,
             "--one-core" => a.one_core = true,
             "--preconnect" => a.preconnect = true,
+            "--haproxy-no-tcpka" => a.haproxy_tcpka = false,
             "--triage" => a.triage = Some(value("--triage")?.into()),
             "--haproxy" => a.haproxy = value("--haproxy")?.into(),
             "--rust-log" => a.rust_log = value("--rust-log")?,
@@ -134,6 +138,17 @@ where
     }
     if args.one_core {
         crate::procs::set_proxy_core(1);
+    }
+    crate::procs::set_haproxy_tcpka(args.haproxy_tcpka);
+    if args.wants("haproxy") {
+        println!(
+            "HAProxy {}",
+            if args.haproxy_tcpka {
+                "with option tcpka, cli/srvtcpka-idle 60s: the TCP keepalive triage keeps on both legs"
+            } else {
+                "without TCP keepalive (--haproxy-no-tcpka; triage keeps it on both legs)"
+            }
+        );
     }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

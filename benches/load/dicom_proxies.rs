@@ -92,8 +92,9 @@ fn pairs(
 pub fn haproxy(bin: &Path, dir: &Path, back: &Addrs) -> io::Result<Proxy<Addrs>> {
     let front = front_addrs()?;
     let mut cfg = format!(
-        "{}\ndefaults\n    mode tcp\n    timeout connect 4s\n    timeout client 1h\n    timeout server 1h\n",
-        procs::HAPROXY_GLOBAL
+        "{}\ndefaults\n    mode tcp\n    timeout connect 4s\n    timeout client 1h\n    timeout server 1h\n{}",
+        procs::HAPROXY_GLOBAL,
+        procs::haproxy_tcpka()
     );
     for (name, f, b, _) in pairs(&front, back) {
         cfg.push_str(&format!(

@@ -12,9 +12,10 @@ use std::path::Path;
 pub fn haproxy(bin: &Path, dir: &Path, back: [SocketAddr; 2]) -> io::Result<Proxy<SocketAddr>> {
     let front = procs::free_addr()?;
     let cfg = format!(
-        "{}\ndefaults\n    mode tcp\n    timeout connect 4s\n    timeout client 1h\n    timeout server 1h\n\
+        "{}\ndefaults\n    mode tcp\n    timeout connect 4s\n    timeout client 1h\n    timeout server 1h\n{}\
          \nlisten hl7\n    bind {front}\n    balance roundrobin\n    server s1 {}\n    server s2 {}\n",
         procs::HAPROXY_GLOBAL,
+        procs::haproxy_tcpka(),
         back[0],
         back[1]
     );

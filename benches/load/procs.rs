@@ -13,7 +13,7 @@ use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// Set in the re-executed harness: "1" when it runs pinned to core 1.
 const PINNED_ENV: &str = "TRIAGE_LOAD_PINNED";
@@ -161,6 +161,24 @@ pub fn haproxy_version(bin: &Path) -> Option<String> {
 /// The `global` section every harness gives HAProxy: one thread (as triage is measured on one
 /// core), room for the idle connections.
 pub const HAPROXY_GLOBAL: &str = "global\n    nbthread 1\n    maxconn 5000\n";
+
+static HAPROXY_TCPKA: AtomicBool = AtomicBool::new(true);
+
+/// `--haproxy-no-tcpka`: HAProxy without TCP keepalive (the baseline of earlier runs).
+pub fn set_haproxy_tcpka(on: bool) {
+    HAPROXY_TCPKA.store(on, Ordering::Relaxed);
+}
+
+/// Lines for HAProxy's `defaults`: the TCP keepalive triage's relay keeps on both legs
+/// (SO_KEEPALIVE, TCP_KEEPIDLE 60 s; the spec's "TCP keepalive on both legs"), so that both
+/// proxies do the same work per connection. Empty with `--haproxy-no-tcpka`.
+pub fn haproxy_tcpka() -> &'static str {
+    if HAPROXY_TCPKA.load(Ordering::Relaxed) {
+        "    option tcpka\n    clitcpka-idle 60s\n    srvtcpka-idle 60s\n"
+    } else {
+        ""
+    }
+}
 
 /// HAProxy in the foreground (`-db`) with the config text `cfg` (written to `dir`).
 pub fn spawn_haproxy<A>(bin: &Path, dir: &Path, cfg: &str, front: A) -> io::Result<Proxy<A>> {

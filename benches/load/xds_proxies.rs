@@ -17,8 +17,9 @@ pub fn haproxy(bin: &Path, dir: &Path, back: &Addrs) -> io::Result<Proxy<Addrs>>
     let mut cfg = format!(
         "{}\ndefaults\n    mode http\n    option http-keep-alive\n    timeout connect 4s\n    \
          timeout client 1h\n    timeout server 1h\n    timeout http-request 30s\n    \
-         timeout http-keep-alive 1h\n",
-        procs::HAPROXY_GLOBAL
+         timeout http-keep-alive 1h\n{}",
+        procs::HAPROXY_GLOBAL,
+        procs::haproxy_tcpka()
     );
     for (name, f, b) in [
         ("registry", front.registry, back.registry),
