@@ -209,6 +209,9 @@ async fn run_in(args: &Args, sizes: &Sizes, tck: f64, dir: &Path) -> ExitCode {
                 continue;
             }
             let name = table::TARGETS[t.index];
+            if args.settle > 0 {
+                procs::settle(Duration::from_secs(args.settle)).await;
+            }
             eprintln!("[{name}] round {}/{}", round + 1, args.rounds);
             let w = Work {
                 sizes,

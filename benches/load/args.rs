@@ -28,6 +28,9 @@ pub struct Args {
     pub preconnect: bool,
     /// `--haproxy-no-tcpka`: HAProxy without the TCP keepalive triage keeps on both legs.
     pub haproxy_tcpka: bool,
+    /// `--settle SECS` (load_dicom): before each target's round, wait (at most this long) for
+    /// the TIME_WAIT sockets of the phases before to expire.
+    pub settle: u64,
 }
 
 impl Args {
@@ -45,7 +48,7 @@ const TARGETS: [&str; 3] = ["direct", "haproxy", "triage"];
 fn usage(bench: &str, workloads: &[&str]) -> String {
     format!(
         "usage: cargo bench --bench {bench} -- [--quick] [--triage PATH] [--haproxy PATH] \
-         [--rust-log FILTER] [--rounds N] [--scale N] [--one-core] [--preconnect] [--haproxy-no-tcpka] [--only direct,haproxy,triage] [--skip {}]",
+         [--rust-log FILTER] [--rounds N] [--scale N] [--one-core] [--preconnect] [--haproxy-no-tcpka] [--settle SECS] [--only direct,haproxy,triage] [--skip {}]",
         workloads.join(",")
     )
 }
@@ -75,6 +78,7 @@ pub fn parse(bench: &str, workloads: &[&str]) -> Result<Option<Args>, String> {
         scale: 1,
         preconnect: false,
         haproxy_tcpka: true,
+        settle: 0,
     };
     let mut run = false;
     let mut it = std::env::args().skip(1);
@@ -102,6 +106,11 @@ pub fn parse(bench: &str, workloads: &[&str]) -> Result<Option<Args>, String> {
                     .ok()
                     .filter(|n| *n >= 1)
                     .ok_or(format!("--scale needs a number >= 1\n{usage}"))?
+            }
+            "--settle" => {
+                a.settle = value("--settle")?
+                    .parse()
+                    .map_err(|_| format!("--settle needs seconds\n{usage}"))?
             }
             "--only" => a.only = list(value("--only")?, &TARGETS, &usage)?,
             "--skip" => a.skip = list(value("--skip")?, workloads, &usage)?,

@@ -343,3 +343,31 @@ impl Drop for WorkDir {
         let _ = fs::remove_dir_all(&self.0);
     }
 }
+
+/// Sockets in TIME_WAIT (IPv4 and IPv6), from /proc/net/tcp*: state `06`.
+pub fn time_wait_count() -> usize {
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|p| fs::read_to_string(p).ok())
+        .map(|t| {
+            t.lines()
+                .filter(|l| l.split_whitespace().nth(3) == Some("06"))
+                .count()
+        })
+        .sum()
+}
+
+/// Waits until fewer than 1000 sockets are in TIME_WAIT, for at most `limit`: connection-rate
+/// phases leave tens of thousands (60 s each), which make the next phase's connects dearer.
+pub async fn settle(limit: std::time::Duration) {
+    let start = std::time::Instant::now();
+    let mut tw = time_wait_count();
+    while tw >= 1000 && start.elapsed() < limit {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        tw = time_wait_count();
+    }
+    eprintln!(
+        "settled {:.0} s: {tw} sockets in TIME_WAIT",
+        start.elapsed().as_secs_f64()
+    );
+}
