@@ -87,9 +87,27 @@ pub(crate) struct HeaderScanner {
     action: Option<Option<String>>,
     message_id: Option<Option<String>>,
     watch: TailWatch,
+    /// The fast path was tried (once, at the start: see [`HeaderScanner::scan_fast`]).
+    fast_tried: bool,
 }
 
 impl HeaderScanner {
+    /// The one-pass fast scan (see `fast`), tried once, on the first look at the envelope and
+    /// before the completion watch lexes it: a first chunk holding the whole header, as requests
+    /// usually come, is then read once instead of twice. Later looks go through the watch and
+    /// the `NsReader` (which a chunk-by-chunk re-try of the fast path would make quadratic).
+    pub(crate) fn scan_fast(&mut self, region: &[u8]) -> Option<SoapInfo> {
+        if self.fast_tried
+            || self.committed != 0
+            || !self.stack.is_empty()
+            || self.version.is_some()
+        {
+            return None;
+        }
+        self.fast_tried = true;
+        crate::fast::scan(region)
+    }
+
     /// Scans `region` (the XML so far; `base` is its offset in the body).
     /// `complete` says that no more bytes of this XML will come. A first
     /// scan tries the fast path (see `fast`) before the `NsReader`.
@@ -99,10 +117,8 @@ impl HeaderScanner {
         base: usize,
         complete: bool,
     ) -> Result<Scan, XdsError> {
-        if self.committed == 0 && self.stack.is_empty() && self.version.is_none() {
-            if let Some(info) = crate::fast::scan(region) {
-                return Ok(Scan::Done(info));
-            }
+        if let Some(info) = self.scan_fast(region) {
+            return Ok(Scan::Done(info));
         }
         self.scan_xml(region, base, complete)
     }

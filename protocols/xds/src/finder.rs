@@ -200,6 +200,9 @@ fn step(
     // `tail`): keeps drip-fed input linear. Forced at the end of the
     // body / root part and once over budget.
     let region = &data[start..end];
+    if let Some(info) = scanner.scan_fast(region) {
+        return Ok(FindState::Found(info));
+    }
     let force = complete || fed > budget;
     if !scanner.worth_scanning(region) && !force {
         return Ok(FindState::NeedMore);
