@@ -71,6 +71,42 @@ impl<T: Copy + Default> Small<T> {
     }
 }
 
+/// The namespaces the scan tells apart, known when a prefix is bound (one comparison per
+/// declaration instead of per element).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum Ns {
+    Soap12,
+    Soap11,
+    Wsa,
+    #[default]
+    Other,
+}
+
+impl Ns {
+    fn of(uri: &[u8]) -> Ns {
+        if uri == SOAP12_NS.as_bytes() {
+            Ns::Soap12
+        } else if uri == SOAP11_NS.as_bytes() {
+            Ns::Soap11
+        } else if uri == WSA_NS.as_bytes() {
+            Ns::Wsa
+        } else {
+            Ns::Other
+        }
+    }
+
+    fn of_version(v: SoapVersion) -> Ns {
+        match v {
+            SoapVersion::V12 => Ns::Soap12,
+            SoapVersion::V11 => Ns::Soap11,
+        }
+    }
+}
+
+/// A namespace declaration in scope: the prefix ("" for the default namespace) and what it
+/// is bound to.
+type Binding<'a> = (&'a [u8], Ns);
+
 #[derive(Clone, Copy, Default)]
 struct Open {
     /// The qualified name, as a range of the input.
@@ -85,7 +121,7 @@ pub(crate) fn scan(b: &[u8]) -> Option<SoapInfo> {
     let mut i = prolog(b)?;
     let mut stack: Small<Open> = Small::new();
     // (prefix, namespace) declarations in scope, innermost last; "" is the default namespace.
-    let mut bindings: Small<(&[u8], &[u8])> = Small::new();
+    let mut bindings: Small<Binding> = Small::new();
     let mut version = None;
     let mut action: Option<Option<&str>> = None;
     let mut message_id: Option<Option<&str>> = None;
@@ -99,7 +135,7 @@ pub(crate) fn scan(b: &[u8]) -> Option<SoapInfo> {
                     return None;
                 }
                 let open = stack.pop()?;
-                if b.get(open.name.0..open.name.1)? != b.get(n0..n1)? {
+                if !same(b.get(open.name.0..open.name.1)?, b.get(n0..n1)?) {
                     return None;
                 }
                 bindings.truncate(open.outer_bindings);
@@ -121,26 +157,20 @@ pub(crate) fn scan(b: &[u8]) -> Option<SoapInfo> {
                         if local != b"Envelope" {
                             return None;
                         }
-                        version = Some(if ns == SOAP12_NS.as_bytes() {
-                            SoapVersion::V12
-                        } else if ns == SOAP11_NS.as_bytes() {
-                            SoapVersion::V11
-                        } else {
-                            return None;
+                        version = Some(match ns {
+                            Ns::Soap12 => SoapVersion::V12,
+                            Ns::Soap11 => SoapVersion::V11,
+                            _ => return None,
                         });
                         Kind::Envelope
                     }
-                    Some(Kind::Envelope) if ns == version?.namespace().as_bytes() => match local {
+                    Some(Kind::Envelope) if ns == Ns::of_version(version?) => match local {
                         b"Body" => return done(b, tag.end, version?, action, message_id),
                         b"Header" => Kind::Header,
                         _ => Kind::Other,
                     },
-                    Some(Kind::Header) if ns == WSA_NS.as_bytes() && local == b"Action" => {
-                        Kind::Action
-                    }
-                    Some(Kind::Header) if ns == WSA_NS.as_bytes() && local == b"MessageID" => {
-                        Kind::MessageId
-                    }
+                    Some(Kind::Header) if ns == Ns::Wsa && local == b"Action" => Kind::Action,
+                    Some(Kind::Header) if ns == Ns::Wsa && local == b"MessageID" => Kind::MessageId,
                     // Inside a captured header: the value would not be plain text.
                     Some(Kind::Action | Kind::MessageId) => return None,
                     _ => Kind::Other,
@@ -193,8 +223,14 @@ pub(crate) fn scan(b: &[u8]) -> Option<SoapInfo> {
                 }
             }
         }
-        // Character data up to the next markup: no references.
-        let next = i + memchr::memchr2(b'<', b'&', b.get(i..)?)?;
+        // Character data up to the next markup: no references. Mostly it is the indentation
+        // before the next tag, found without a memchr call.
+        let ws = skip_ws(b, i);
+        let next = if b.get(ws) == Some(&b'<') {
+            ws
+        } else {
+            i + memchr::memchr2(b'<', b'&', b.get(i..)?)?
+        };
         if b[next] == b'&' {
             return None;
         }
@@ -290,7 +326,7 @@ struct Tag {
 }
 
 /// Reads the start tag at `i` (its `<`), pushing its namespace declarations.
-fn start_tag<'a>(b: &'a [u8], i: usize, bindings: &mut Small<(&'a [u8], &'a [u8])>) -> Option<Tag> {
+fn start_tag<'a>(b: &'a [u8], i: usize, bindings: &mut Small<Binding<'a>>) -> Option<Tag> {
     let outer_bindings = bindings.len;
     let (n0, n1) = name(b, i + 1)?;
     let mut j = n1;
@@ -341,12 +377,12 @@ fn start_tag<'a>(b: &'a [u8], i: usize, bindings: &mut Small<(&'a [u8], &'a [u8]
         names[count] = (a0, a1);
         count += 1;
         if attr == b"xmlns" {
-            bindings.push((b"", value))?;
+            bindings.push((b"", Ns::of(value)))?;
         } else if let Some(prefix) = attr.strip_prefix(b"xmlns:") {
             if value.is_empty() || prefix.starts_with(b"xml") || prefix.contains(&b':') {
                 return None;
             }
-            bindings.push((prefix, value))?;
+            bindings.push((prefix, Ns::of(value)))?;
         } else if attr.starts_with(b"xml") && !attr.starts_with(b"xml:") {
             return None;
         }
@@ -355,8 +391,8 @@ fn start_tag<'a>(b: &'a [u8], i: usize, bindings: &mut Small<(&'a [u8], &'a [u8]
 }
 
 /// The namespace of a qualified element name; `None` (give up) for an undeclared prefix or
-/// a `xml:`/`xmlns:` one. No prefix and no default namespace: the empty name.
-fn resolve<'a>(qname: &[u8], bindings: &[(&'a [u8], &'a [u8])]) -> Option<&'a [u8]> {
+/// a `xml:`/`xmlns:` one. No prefix and no default namespace: none of the known ones.
+fn resolve(qname: &[u8], bindings: &[Binding<'_>]) -> Option<Ns> {
     let prefix = match qname.iter().position(|&c| c == b':') {
         Some(p) => &qname[..p],
         None => b"",
@@ -364,11 +400,16 @@ fn resolve<'a>(qname: &[u8], bindings: &[(&'a [u8], &'a [u8])]) -> Option<&'a [u
     if prefix.starts_with(b"xml") {
         return None;
     }
-    match bindings.iter().rev().find(|(p, _)| *p == prefix) {
-        Some((_, ns)) => Some(ns),
-        None if prefix.is_empty() => Some(b""),
+    match bindings.iter().rev().find(|(p, _)| same(p, prefix)) {
+        Some(&(_, ns)) => Some(ns),
+        None if prefix.is_empty() => Some(Ns::Other),
         None => None,
     }
+}
+
+/// Byte equality of two short slices (prefixes, element names) without a `memcmp` call.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 fn local_name(qname: &[u8]) -> &[u8] {
@@ -378,24 +419,44 @@ fn local_name(qname: &[u8]) -> &[u8] {
     }
 }
 
+/// What a byte is to [`name`] after its first: 1 a name byte (ASCII letter, digit, `_ - .`),
+/// 2 a colon, 0 the end of the name.
+const NAME_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.') {
+            t[c] = 1;
+        } else if b == b':' {
+            t[c] = 2;
+        }
+        c += 1;
+    }
+    t
+};
+
 /// A name at `i`: ASCII letters, digits, `_ - .`, at most one `:` (not last), starting with
-/// a letter or `_`.
+/// a letter or `_`. One table lookup per byte.
 fn name(b: &[u8], i: usize) -> Option<(usize, usize)> {
     let first = *b.get(i)?;
     if !(first.is_ascii_alphabetic() || first == b'_') {
         return None;
     }
     let mut colons = 0;
-    let mut j = i + 1;
-    loop {
-        let c = *b.get(j)?;
-        if c == b':' {
-            colons += 1;
-        } else if !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')) {
-            break;
+    let mut len = None;
+    for (k, &c) in b.get(i + 1..)?.iter().enumerate() {
+        match NAME_CLASS[usize::from(c)] {
+            0 => {
+                len = Some(k);
+                break;
+            }
+            2 => colons += 1,
+            _ => {}
         }
-        j += 1;
     }
+    // A name running to the end of the bytes is not known to be whole: give up, as before.
+    let j = i + 1 + len?;
     if colons > 1 || b[j - 1] == b':' {
         return None;
     }
