@@ -20,19 +20,6 @@ pub enum ReadError {
     Io(#[from] std::io::Error),
 }
 
-/// One read into `buf`, through [`crate::relay::try_read_drained`]: after a short read, the
-/// next wait on the socket (the relay, or the watch on the client while servers are tried)
-/// costs no system call that only hears "would block".
-async fn read_some(s: &TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
-    loop {
-        s.readable().await?;
-        let room = buf.len();
-        if let Some(r) = crate::relay::try_read_drained(s, room, || s.try_read(buf)) {
-            return r;
-        }
-    }
-}
-
 /// Reads one PDU of at most `max` body bytes within `limit`.
 pub async fn read_pdu(s: &mut TcpStream, max: u32, limit: Duration) -> Result<RawPdu, ReadError> {
     match tokio::time::timeout(limit, read_inner(s, max)).await {
@@ -42,30 +29,31 @@ pub async fn read_pdu(s: &mut TcpStream, max: u32, limit: Duration) -> Result<Ra
 }
 
 async fn read_inner(s: &mut TcpStream, max: u32) -> Result<RawPdu, ReadError> {
-    let mut head = [0u8; PDU_HEADER_LEN];
-    let mut got = 0;
-    while got < head.len() {
-        match read_some(s, &mut head[got..]).await? {
-            0 if got == 0 => return Err(ReadError::Closed),
-            0 => return Err(ReadError::Truncated(got)),
-            n => got += n,
-        }
-    }
-    let dec = PduDecoder::new(max);
-    let header = triage_dicom::peek_header(&head).ok_or(ReadError::Truncated(got))?;
-    dec.check_header(&header)?;
-    let body_len = header.length as usize;
-    let mut buf = Vec::with_capacity(PDU_HEADER_LEN + body_len);
-    buf.extend_from_slice(&head);
-    buf.resize(PDU_HEADER_LEN + body_len, 0);
-    let mut off = PDU_HEADER_LEN;
-    while off < buf.len() {
-        match read_some(s, &mut buf[off..]).await? {
-            0 => return Err(ReadError::Truncated(off)),
-            n => off += n,
-        }
-    }
+    let mut buf = Vec::with_capacity(PDU_HEADER_LEN);
+    let total = read_header(s, &mut buf, PDU_HEADER_LEN, max).await?;
+    read_to(s, &mut buf, total).await?;
     Ok(RawPdu::from_bytes(buf.into())?)
+}
+
+/// Reads into `buf` (at most `upto` bytes in all) until it holds a PDU header, checks the
+/// header (type, and the declared length against `max`) and returns the PDU's whole length.
+async fn read_header(
+    s: &TcpStream,
+    buf: &mut Vec<u8>,
+    upto: usize,
+    max: u32,
+) -> Result<usize, ReadError> {
+    while buf.len() < PDU_HEADER_LEN {
+        let room = upto - buf.len();
+        match read_more(s, buf, room).await? {
+            0 if buf.is_empty() => return Err(ReadError::Closed),
+            0 => return Err(ReadError::Truncated(buf.len())),
+            _ => {}
+        }
+    }
+    let header = triage_dicom::peek_header(buf).ok_or(ReadError::Truncated(buf.len()))?;
+    PduDecoder::new(max).check_header(&header)?;
+    Ok(PDU_HEADER_LEN + header.length as usize)
 }
 
 /// Bytes asked for by the first read of [`read_pdu_ahead`]: a whole A-ASSOCIATE-AC (about
@@ -89,37 +77,32 @@ pub async fn read_pdu_ahead(
 
 async fn ahead_inner(s: &mut TcpStream, max: u32) -> Result<(RawPdu, Vec<u8>), ReadError> {
     let mut buf = Vec::with_capacity(AHEAD);
-    while buf.len() < PDU_HEADER_LEN {
-        let room = AHEAD - buf.len();
-        match read_more(s, &mut buf, room).await? {
-            0 if buf.is_empty() => return Err(ReadError::Closed),
-            0 => return Err(ReadError::Truncated(buf.len())),
-            _ => {}
-        }
-    }
-    let header = triage_dicom::peek_header(&buf).ok_or(ReadError::Truncated(buf.len()))?;
-    PduDecoder::new(max).check_header(&header)?;
-    let total = PDU_HEADER_LEN + header.length as usize;
-    let rest = match buf.get(total..) {
-        Some(after) if !after.is_empty() => {
-            let rest = after.to_vec();
-            buf.truncate(total);
-            rest
-        }
-        _ => Vec::new(),
+    let total = read_header(s, &mut buf, AHEAD, max).await?;
+    let rest = if buf.len() > total {
+        buf.split_off(total)
+    } else {
+        Vec::new()
     };
-    // The cap was checked above: this reads (and allocates) at most `max` more bytes.
-    while buf.len() < total {
-        let room = total - buf.len();
-        if read_more(s, &mut buf, room).await? == 0 {
-            return Err(ReadError::Truncated(buf.len()));
-        }
-    }
+    // The cap was checked: this reads (and allocates) at most `max` more bytes.
+    read_to(s, &mut buf, total).await?;
     Ok((RawPdu::from_bytes(buf.into())?, rest))
 }
 
+/// Reads until `buf` holds `total` bytes; the peer closing before is a truncated PDU.
+async fn read_to(s: &TcpStream, buf: &mut Vec<u8>, total: usize) -> Result<(), ReadError> {
+    while buf.len() < total {
+        let room = total - buf.len();
+        if read_more(s, buf, room).await? == 0 {
+            return Err(ReadError::Truncated(buf.len()));
+        }
+    }
+    Ok(())
+}
+
 /// One read of at most `room` bytes appended to `buf`, into its spare capacity (not zeroed
-/// first), through [`crate::relay::try_read_drained`] like [`read_some`].
+/// first), through [`crate::relay::try_read_drained`]: after a short read, the next wait on
+/// the socket (the relay, or the watch on the client while servers are tried) costs no
+/// system call that only hears "would block".
 async fn read_more(s: &TcpStream, buf: &mut Vec<u8>, room: usize) -> std::io::Result<usize> {
     buf.reserve(room);
     loop {
