@@ -108,22 +108,9 @@ impl HeaderScanner {
         crate::fast::scan(region)
     }
 
-    /// Scans `region` (the XML so far; `base` is its offset in the body).
-    /// `complete` says that no more bytes of this XML will come. A first
-    /// scan tries the fast path (see `fast`) before the `NsReader`.
-    pub(crate) fn scan(
-        &mut self,
-        region: &[u8],
-        base: usize,
-        complete: bool,
-    ) -> Result<Scan, XdsError> {
-        if let Some(info) = self.scan_fast(region) {
-            return Ok(Scan::Done(info));
-        }
-        self.scan_xml(region, base, complete)
-    }
-
-    /// [`scan`](Self::scan) with quick-xml's `NsReader` only.
+    /// Scans `region` (the XML so far; `base` is its offset in the body) with quick-xml's
+    /// `NsReader`, from the last commit point. `complete` says that no more bytes of this XML
+    /// will come. The finder tries [`scan_fast`](Self::scan_fast) first.
     pub(crate) fn scan_xml(
         &mut self,
         region: &[u8],

@@ -196,18 +196,18 @@ fn step(
             None => return Ok(FindState::NeedMore),
         },
     };
-    // Skip the XML scan while the new bytes complete no markup (see
-    // `tail`): keeps drip-fed input linear. Forced at the end of the
-    // body / root part and once over budget.
     let region = &data[start..end];
     if let Some(info) = scanner.scan_fast(region) {
         return Ok(FindState::Found(info));
     }
+    // Skip the XML scan while the new bytes complete no markup (see
+    // `tail`): keeps drip-fed input linear. Forced at the end of the
+    // body / root part and once over budget.
     let force = complete || fed > budget;
     if !scanner.worth_scanning(region) && !force {
         return Ok(FindState::NeedMore);
     }
-    match scanner.scan(region, start, complete)? {
+    match scanner.scan_xml(region, start, complete)? {
         Scan::NeedMore => Ok(FindState::NeedMore),
         Scan::Done(info) => Ok(FindState::Found(info)),
     }
