@@ -237,18 +237,20 @@ pub(crate) async fn watchdog(last: &AtomicU64, epoch: Instant, limit: Duration) 
     }
 }
 
+/// Two ends of a loopback TCP connection, for the tests of the relays and PDU readers.
+#[cfg(test)]
+pub(crate) async fn test_pair() -> (TcpStream, TcpStream) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+    let (b, _) = l.accept().await.unwrap();
+    (a, b)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_pair as pair;
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
-
-    async fn pair() -> (TcpStream, TcpStream) {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-        let (b, _) = l.accept().await.unwrap();
-        (a, b)
-    }
 
     #[tokio::test]
     async fn half_close_and_reply() {

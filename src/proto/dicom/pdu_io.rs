@@ -151,18 +151,11 @@ pub async fn send_final(s: &TcpStream, pdu: &[u8], artim: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::relay::test_pair as pair;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
 
     const AC: &[u8] = include_bytes!("../../../fixtures/dicom/storescp_echo_associate_ac.bin");
     const RP: &[u8] = include_bytes!("../../../fixtures/dicom/storescp_release_rp.bin");
-
-    async fn pair() -> (TcpStream, TcpStream) {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-        let (b, _) = l.accept().await.unwrap();
-        (a, b)
-    }
 
     #[tokio::test]
     async fn read_ahead_returns_the_pdu_and_what_followed_it() {

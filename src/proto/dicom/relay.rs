@@ -119,15 +119,8 @@ pub async fn relay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::relay::test_pair as pair;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
-
-    async fn pair() -> (TcpStream, TcpStream) {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-        let (b, _) = l.accept().await.unwrap();
-        (a, b)
-    }
 
     const LONG: Idle = Idle {
         client: Duration::from_secs(60),

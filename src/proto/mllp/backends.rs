@@ -131,12 +131,10 @@ async fn reap(pool: Weak<Backends>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::net::{TcpListener, TcpStream};
+    use tokio::net::TcpStream;
 
     async fn pair() -> (MllpConn, TcpStream) {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-        let (s, _) = l.accept().await.unwrap();
+        let (c, s) = crate::relay::test_pair().await;
         (MllpConn::new(c, 1024), s)
     }
 
