@@ -330,10 +330,7 @@ async fn reload_through_the_api_reports_errors_and_keeps_the_old_config() {
     // A new [admin] listen: the answer still arrives from the old server, which then closes;
     // the new address serves.
     let old_admin = admin_before.expect("admin addr");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = admin_util::unused_port();
     let moved = good.replacen(
         r#"listen = "127.0.0.1:0""#,
         &format!(r#"listen = "127.0.0.1:{port}""#),

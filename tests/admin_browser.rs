@@ -54,10 +54,7 @@ async fn wd(method: Method, url: &str, body: Option<Value>) -> Result<Value, Str
 
 impl Browser {
     async fn start(driver: &Path, profile: &Path) -> Browser {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = admin_util::unused_port();
         let child = Command::new(driver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -236,10 +233,7 @@ async fn page_drain_button_changes_state_and_row() {
         return;
     };
     // ris1 points at a closed port so that the page shows a failed check and a DOWN server.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .to_string();
+    let closed = format!("127.0.0.1:{}", admin_util::unused_port());
     let (p1, p2, r2) = (tagger("P1").await, tagger("P2").await, tagger("R2").await);
     let toml = config(&p1.to_string(), &p2.to_string(), &closed, &r2.to_string());
     let gw = Gw::start("browser", &toml).await;

@@ -15,13 +15,14 @@ mod backends;
 mod clients;
 #[path = "examples_support/peers.rs"]
 mod peers;
+#[path = "support/ports.rs"]
+mod ports;
 #[path = "examples_support/rewrite.rs"]
 mod rewrite;
 // Not every test that includes this module uses all of them.
 #[allow(unused_imports)]
 pub use {backends::*, clients::*, peers::*, rewrite::*};
 
-use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -51,25 +52,10 @@ pub fn all_examples() -> Vec<PathBuf> {
     v
 }
 
-/// A fresh port free on 127.0.0.1 for both TCP and UDP, never handed out twice in this process.
+/// A port free on 127.0.0.1 for both TCP and UDP, never handed out twice in this process and
+/// out of reach of `bind(0)` and outgoing connections (see `support/ports.rs`).
 pub fn fresh_port() -> u16 {
-    static GIVEN: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
-    let given = GIVEN.get_or_init(|| Mutex::new(HashSet::new()));
-    for _ in 0..200 {
-        let Ok(t) = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)) else {
-            continue;
-        };
-        let Ok(port) = t.local_addr().map(|a| a.port()) else {
-            continue;
-        };
-        if std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).is_err() {
-            continue;
-        }
-        if given.lock().unwrap().insert(port) {
-            return port;
-        }
-    }
-    panic!("no free port found")
+    ports::unused_port(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
 /// Polls `f` every 20 ms until it holds; panics with `what` after `limit`.

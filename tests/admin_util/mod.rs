@@ -3,6 +3,9 @@
 //! which backend it reached, and HTTP calls to the admin API. Every step has a time limit.
 #![allow(dead_code)]
 
+#[path = "../support/ports.rs"]
+mod ports;
+
 use hyper::Method;
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -228,4 +231,10 @@ health = {{ kind = "none" }}
   address = "{b}"
 "#
     )
+}
+
+/// A port on 127.0.0.1 where nothing listens until the test binds it, given to nobody else in
+/// this process (see `support/ports.rs`).
+pub fn unused_port() -> u16 {
+    ports::unused_port(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
 }

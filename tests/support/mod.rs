@@ -19,6 +19,7 @@ use triage::pool::Server;
 use triage::runtime::StartError;
 use triage::{Config, Runtime};
 
+mod ports;
 mod process;
 pub use process::{Proc, TempDir};
 
@@ -134,11 +135,10 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     s.listen(backlog)
 }
 
-/// A port that is free on `ip` right now (may be taken by someone else at any time: prefer
-/// [`Reserved`]).
+/// A port that is free on `ip` now and given to nobody else in this process (see `ports.rs`).
+/// Nothing listens on it until the test binds it, so it also serves as a refusing address.
 pub fn free_port(ip: IpAddr) -> u16 {
-    let l = std::net::TcpListener::bind((ip, 0)).expect("bind port 0");
-    l.local_addr().expect("local addr").port()
+    ports::unused_port(ip)
 }
 
 /// A port held on an address: a socket bound with SO_REUSEADDR that never listens. Nobody else
