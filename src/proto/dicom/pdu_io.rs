@@ -56,9 +56,10 @@ async fn read_header(
     Ok(PDU_HEADER_LEN + header.length as usize)
 }
 
-/// Bytes asked for by the first read of [`read_pdu_ahead`]: a whole A-ASSOCIATE-AC (about
-/// 4 KiB for 128 presentation contexts) usually comes in with it.
-const AHEAD: usize = 8 * 1024;
+/// Bytes asked for by the first read of [`read_pdu_ahead`]: a modality's whole A-ASSOCIATE-RQ
+/// (storescu's 128 presentation contexts: 9.6 KiB) and the server's A-ASSOCIATE-AC (4 KiB for
+/// them) usually come in with it. The buffer lives only until the PDU is forwarded.
+const AHEAD: usize = 16 * 1024;
 
 /// Like [`read_pdu`], but header and body come in one read when they fit in [`AHEAD`] bytes
 /// (one system call per PDU instead of two). Bytes the peer sent after the PDU are returned
