@@ -7,7 +7,8 @@
 //! Workloads (names for `--skip`):
 //! - `store`: dcmtk `storescu` sends one 5 MB Secondary Capture image 200 times (quick: 20) on
 //!   one association to `storescp --ignore` → MiB/s, proxy CPU s per GiB;
-//! - `assoc`: associations to the triage DICOM simulator, 8 at a time: A-ASSOCIATE (1 context),
+//! - `assoc`: associations to a canned-answer acceptor (`dicom_canned.rs`; `--simulator`: the
+//!   triage DICOM simulator), 8 at a time: A-ASSOCIATE (1 context),
 //!   C-ECHO, A-RELEASE (replayed echoscu PDUs); and A-ASSOCIATE with storescu's 128 contexts,
 //!   A-RELEASE (what a modality's association set-up costs) → associations/s, proxy CPU µs per
 //!   association;
@@ -27,6 +28,8 @@
 
 #[path = "load/args.rs"]
 mod args;
+#[path = "load/dicom_canned.rs"]
+mod dicom_canned;
 #[path = "load/dicom_peers.rs"]
 mod dicom_peers;
 #[path = "load/dicom_proxies.rs"]
@@ -128,7 +131,7 @@ async fn run_in(args: &Args, sizes: &Sizes, tck: f64, dir: &Path) -> ExitCode {
     } else {
         None
     };
-    let back = match dicom_proxies::start_backends(dir).await {
+    let back = match dicom_proxies::start_backends(dir, args.simulator).await {
         Ok(b) => b,
         Err(e) => {
             eprintln!("load_dicom: cannot start the backends: {e}");
@@ -142,11 +145,16 @@ async fn run_in(args: &Args, sizes: &Sizes, tck: f64, dir: &Path) -> ExitCode {
         .and_then(|p| std::fs::metadata(p).ok())
         .map_or(0, |m| m.len());
     println!(
-        "DICOM load harness: store {} × {:.1} MB on one association, {} associations ({} at a time), {} idle; {} round(s)",
+        "DICOM load harness: store {} × {:.1} MB on one association, {} associations ({} at a time, to {}), {} idle; {} round(s)",
         sizes.store_files,
         image_len as f64 / 1e6,
         sizes.assocs,
         ASSOC_CONC,
+        if args.simulator {
+            "the triage DICOM simulator"
+        } else {
+            "canned storescp answers"
+        },
         sizes.idle,
         args.rounds
     );

@@ -31,6 +31,9 @@ pub struct Args {
     /// `--settle SECS` (load_dicom): before each target's round, wait (at most this long) for
     /// the TIME_WAIT sockets of the phases before to expire.
     pub settle: u64,
+    /// `--simulator` (load_dicom): the association workloads' backend is the triage DICOM
+    /// simulator instead of the canned-answer acceptor.
+    pub simulator: bool,
 }
 
 impl Args {
@@ -48,7 +51,7 @@ const TARGETS: [&str; 3] = ["direct", "haproxy", "triage"];
 fn usage(bench: &str, workloads: &[&str]) -> String {
     format!(
         "usage: cargo bench --bench {bench} -- [--quick] [--triage PATH] [--haproxy PATH] \
-         [--rust-log FILTER] [--rounds N] [--scale N] [--one-core] [--preconnect] [--haproxy-no-tcpka] [--settle SECS] [--only direct,haproxy,triage] [--skip {}]",
+         [--rust-log FILTER] [--rounds N] [--scale N] [--one-core] [--preconnect] [--simulator] [--haproxy-no-tcpka] [--settle SECS] [--only direct,haproxy,triage] [--skip {}]",
         workloads.join(",")
     )
 }
@@ -79,6 +82,7 @@ pub fn parse(bench: &str, workloads: &[&str]) -> Result<Option<Args>, String> {
         preconnect: false,
         haproxy_tcpka: true,
         settle: 0,
+        simulator: false,
     };
     let mut run = false;
     let mut it = std::env::args().skip(1);
@@ -89,6 +93,7 @@ pub fn parse(bench: &str, workloads: &[&str]) -> Result<Option<Args>, String> {
             "--quick" => a.quick = true,
             "--one-core" => a.one_core = true,
             "--preconnect" => a.preconnect = true,
+            "--simulator" => a.simulator = true,
             "--haproxy-no-tcpka" => a.haproxy_tcpka = false,
             "--triage" => a.triage = Some(value("--triage")?.into()),
             "--haproxy" => a.haproxy = value("--haproxy")?.into(),

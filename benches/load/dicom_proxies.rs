@@ -1,5 +1,6 @@
 //! The DICOM harness's backends and proxy configs. Backends: `storescp --ignore` (store), the
-//! triage DICOM simulator (association rate and idle associations; concurrent), and a TCP echo
+//! canned-answer acceptor of `dicom_canned.rs` (association rate and idle associations;
+//! concurrent; with `--simulator` the triage DICOM simulator instead), and a TCP echo
 //! (the idle-connection baseline). HAProxy gets one `listen` per backend in `mode tcp`; triage
 //! one `dicom` service per DICOM backend, with the server's `ae_title` set so that the called-AE
 //! rewrite (and its restore in the A-ASSOCIATE-AC) runs as in real deployments, and one `tcp`
@@ -47,13 +48,19 @@ async fn sim(kind: SimulatorKind, name: &str, stop: &CancellationToken) -> io::R
     triage::sim::start(&spec, stop.clone()).await
 }
 
-/// Starts storescp (a child) and the simulators (on the current runtime).
-pub async fn start_backends(dir: &Path) -> io::Result<Backends> {
+/// Starts storescp (a child), the association backend (the triage DICOM simulator if
+/// `simulator`, else the canned acceptor) and the echo (on the current runtime).
+pub async fn start_backends(dir: &Path, simulator: bool) -> io::Result<Backends> {
     let scp = StoreScp::start(dir).await?;
     let stop = CancellationToken::new();
+    let assoc = if simulator {
+        sim(SimulatorKind::Dicom, "load-dicom-sim", &stop).await?
+    } else {
+        crate::dicom_canned::start(stop.clone()).await?
+    };
     let addrs = Addrs {
         store: scp.addr,
-        sim: sim(SimulatorKind::Dicom, "load-dicom-sim", &stop).await?,
+        sim: assoc,
         echo: sim(SimulatorKind::TcpEcho, "load-echo", &stop).await?,
     };
     Ok(Backends {
