@@ -294,7 +294,7 @@ async fn measure(
     let front = t.proxy.as_ref().map_or(*back, |p| p.front);
     procs::await_ready(
         t.proxy.as_mut(),
-        &[front.store, front.sim, front.echo],
+        &[front.store, front.assoc, front.echo],
         READY_LIMIT,
     )
     .await?;
@@ -304,7 +304,7 @@ async fn measure(
     eprintln!("[{name}] warm-up");
     phase(
         "warm-up",
-        dicom_peers::assoc_rate(front.sim, Assoc::Echo, 50, 4),
+        dicom_peers::assoc_rate(front.assoc, Assoc::Echo, 50, 4),
     )
     .await?;
     let held = phase("warm-up", work::open_idle(front.echo, 8, 8)).await?;
@@ -325,7 +325,7 @@ async fn measure(
             let h0 = harness_cpu(tck)?;
             let el = phase(
                 "assoc",
-                dicom_peers::assoc_rate(front.sim, kind, n, ASSOC_CONC),
+                dicom_peers::assoc_rate(front.assoc, kind, n, ASSOC_CONC),
             )
             .await?;
             let c1 = cpu()?;
@@ -435,7 +435,7 @@ async fn idle(
     eprintln!("[{name}] {n} idle associations");
     let assocs = phase(
         "idle associations",
-        dicom_peers::open_idle(front.sim, dicom_peers::STORE_RQ, n, IDLE_CONC),
+        dicom_peers::open_idle(front.assoc, dicom_peers::STORE_RQ, n, IDLE_CONC),
     )
     .await?;
     settle().await;

@@ -32,7 +32,7 @@ pub struct CounterCache<K> {
 }
 
 impl<K> CounterCache<K> {
-    pub fn new(keep: usize) -> Self {
+    pub const fn new(keep: usize) -> Self {
         CounterCache {
             entries: Vec::new(),
             keep,

@@ -4,6 +4,8 @@
 //! request's size), P-DATA-TF (the C-ECHO-RQ) → the C-ECHO-RSP with status success,
 //! A-RELEASE-RQ → A-RELEASE-RP, after which it closes, as the simulator does. Anything else
 //! closes the connection.
+//! PDUs are cut out of one buffer (one read per segment), not read with the client's
+//! `read_pdu` (a header read, then a body read), to keep the backend cheap.
 //!
 //! Why not the triage DICOM simulator (`--simulator` still uses it): client and backend share
 //! the harness's core, and the simulator's full `dicom-ul` association (every proposed context

@@ -14,14 +14,16 @@ use std::path::Path;
 use tokio_util::sync::CancellationToken;
 use triage::config::{SimulatorKind, SimulatorSpec};
 
-/// The simulator's AE title as configured on triage's server (any AE is accepted by it).
-const SIM_AE: &str = "SIMSCP";
+/// The association backend's AE title as configured on triage's server (the canned acceptor
+/// and the simulator both accept any).
+const ASSOC_AE: &str = "SIMSCP";
 
 /// One address per backend (the backends themselves, or a proxy's frontends for them).
 #[derive(Clone, Copy, Debug)]
 pub struct Addrs {
     pub store: SocketAddr,
-    pub sim: SocketAddr,
+    /// The association workloads' backend (canned answers, or the simulator).
+    pub assoc: SocketAddr,
     pub echo: SocketAddr,
 }
 
@@ -60,7 +62,7 @@ pub async fn start_backends(dir: &Path, simulator: bool) -> io::Result<Backends>
     };
     let addrs = Addrs {
         store: scp.addr,
-        sim: assoc,
+        assoc,
         echo: sim(SimulatorKind::TcpEcho, "load-echo", &stop).await?,
     };
     Ok(Backends {
@@ -73,7 +75,7 @@ pub async fn start_backends(dir: &Path, simulator: bool) -> io::Result<Backends>
 fn front_addrs() -> io::Result<Addrs> {
     Ok(Addrs {
         store: procs::free_addr()?,
-        sim: procs::free_addr()?,
+        assoc: procs::free_addr()?,
         echo: procs::free_addr()?,
     })
 }
@@ -90,7 +92,7 @@ fn pairs(
             back.store,
             Some(crate::dicom_peers::STORE_AE),
         ),
-        ("sim", front.sim, back.sim, Some(SIM_AE)),
+        ("assoc", front.assoc, back.assoc, Some(ASSOC_AE)),
         ("echo", front.echo, back.echo, None),
     ]
 }

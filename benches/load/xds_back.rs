@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
@@ -191,16 +191,17 @@ const ITI43_RESPONSE_HEAD: &str =
     "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body>\
 <RetrieveDocumentSetResponse status=\"ResponseStatusType:Success\"/></s:Body></s:Envelope>\r\n";
 
-fn header_u64(req: &Request<Incoming>, name: &str) -> Option<u64> {
-    req.headers()
+/// A header's value as a number (the harness's byte-count headers).
+pub fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
 }
 
 async fn answer(role: Role, req: Request<Incoming>) -> Answer {
-    let expected = header_u64(&req, BODY_BYTES);
-    let want = header_u64(&req, WANT_BYTES);
+    let expected = header_u64(req.headers(), BODY_BYTES);
+    let want = header_u64(req.headers(), WANT_BYTES);
     let (total, head) = match drain(req.into_body()).await {
         Ok(x) => x,
         Err(e) => return respond(StatusCode::INTERNAL_SERVER_ERROR, e),

@@ -6,7 +6,7 @@
 //! Neither carries the action in the Content-Type, so triage reads it from the envelope (plain
 //! or the MTOM root part), its harder path.
 
-use crate::xds_back::{Document, BODY_BYTES, SUCCESS, WANT_BYTES};
+use crate::xds_back::{header_u64, Document, BODY_BYTES, SUCCESS, WANT_BYTES};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Body;
@@ -235,11 +235,7 @@ pub async fn retrieve(addr: SocketAddr, n: usize, doc_bytes: u64) -> io::Result<
             .insert(WANT_BYTES, HeaderValue::from(doc_bytes));
         let resp = send(&mut s, req).await?;
         let status = resp.status();
-        let announced = resp
-            .headers()
-            .get(BODY_BYTES)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let announced = header_u64(resp.headers(), BODY_BYTES);
         let mut body = resp.into_body();
         let (mut len, mut head) = (0u64, Vec::new());
         while let Some(f) = body.frame().await {

@@ -2,37 +2,32 @@
 //! nothing listens). They come from below the kernel's ephemeral range
 //! (`net.ipv4.ip_local_port_range`), so no `bind(…:0)` and no outgoing connection anywhere on
 //! the machine can take one between the choice and its use, as happened when a port freed by
-//! `bind(0)` went to another test's backend a moment later. Each is handed out once per process
+//! `bind(0)` went to another test's backend a moment later. Each is tried once per process
 //! and checked free for TCP (bound without SO_REUSEADDR, so a TIME_WAIT socket counts as taken)
 //! and for UDP. The first port tried depends on the process id, so test binaries run one after
 //! another do not start on the same one.
 
-use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Ports below this are left alone (well-known and registered services).
 const FLOOR: u16 = 10_000;
 
-/// A port on `ip` that is free now and that nothing else in this process is given.
+/// A port on `ip` that is free now and that nothing else in this process is given: a cursor
+/// walks the range once from a start that depends on the process id, so no port is tried twice.
 pub fn unused_port(ip: IpAddr) -> u16 {
-    static GIVEN: OnceLock<Mutex<(u16, HashSet<u16>)>> = OnceLock::new();
+    static TRIED: AtomicU32 = AtomicU32::new(0);
     let (lo, hi) = range();
     let span = u32::from(hi - lo);
-    let given = GIVEN.get_or_init(|| {
-        let start = (std::process::id().wrapping_mul(2_654_435_761) % span) as u16;
-        Mutex::new((start, HashSet::new()))
-    });
-    let mut g = given.lock().unwrap_or_else(|e| e.into_inner());
-    for _ in 0..span {
-        let port = lo + g.0;
-        g.0 = ((u32::from(g.0) + 1) % span) as u16;
-        if !g.1.contains(&port) && is_free(SocketAddr::new(ip, port)) {
-            g.1.insert(port);
+    let start = std::process::id().wrapping_mul(2_654_435_761) % span;
+    loop {
+        let n = TRIED.fetch_add(1, Ordering::Relaxed);
+        assert!(n < span, "no free port left in {lo}..{hi} on {ip}");
+        let port = lo + ((start + n) % span) as u16;
+        if is_free(SocketAddr::new(ip, port)) {
             return port;
         }
     }
-    panic!("no free port in {lo}..{hi} on {ip}")
 }
 
 /// `[FLOOR, first ephemeral port)`, or `[FLOOR, 32768)` when the range cannot be read.

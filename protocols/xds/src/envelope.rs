@@ -97,11 +97,7 @@ impl HeaderScanner {
     /// usually come, is then read once instead of twice. Later looks go through the watch and
     /// the `NsReader` (which a chunk-by-chunk re-try of the fast path would make quadratic).
     pub(crate) fn scan_fast(&mut self, region: &[u8]) -> Option<SoapInfo> {
-        if self.fast_tried
-            || self.committed != 0
-            || !self.stack.is_empty()
-            || self.version.is_some()
-        {
+        if self.fast_tried {
             return None;
         }
         self.fast_tried = true;

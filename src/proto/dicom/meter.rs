@@ -3,6 +3,7 @@
 //! association costs a short lock and a few string comparisons, not the family's lookup (label
 //! strings allocated and hashed, the family's lock) and the AE-label set's lock and hash.
 
+use crate::metrics_cache::CounterCache;
 use crate::service::Service;
 use prometheus_client::metrics::counter::Counter;
 use std::collections::HashSet;
@@ -14,12 +15,8 @@ const MAX_AE_LABELS: usize = 256;
 /// Counters kept for reuse; other keys are looked up in the family each time.
 const KEEP: usize = 64;
 
-struct Kept {
-    service: String,
-    called_ae: String,
-    result: &'static str,
-    counter: Counter,
-}
+/// (service, called AE, result).
+type Key = (String, String, &'static str);
 
 /// Counts one association request (before the answer goes out, so that a client which saw the
 /// answer also sees the count).
@@ -28,28 +25,15 @@ pub(super) fn count(svc: &Service, called_ae: &str, result: &'static str) {
 }
 
 fn count_named(service: &str, called_ae: &str, result: &'static str) {
-    static KEPT: Mutex<Vec<Kept>> = Mutex::new(Vec::new());
-    let Ok(mut kept) = KEPT.lock() else {
-        lookup(service, called_ae, result).inc();
-        return;
-    };
-    if let Some(k) = kept
-        .iter()
-        .find(|k| k.result == result && k.called_ae == called_ae && k.service == service)
-    {
-        k.counter.inc();
-        return;
-    }
-    let counter = lookup(service, called_ae, result);
-    counter.inc();
-    if kept.len() < KEEP {
-        kept.push(Kept {
-            service: service.to_string(),
-            called_ae: called_ae.to_string(),
-            result,
-            counter,
-        });
-    }
+    static KEPT: Mutex<CounterCache<Key>> = Mutex::new(CounterCache::new(KEEP));
+    let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+    kept.inc(
+        |(s, a, r)| *r == result && a == called_ae && s == service,
+        || {
+            let key = (service.to_string(), called_ae.to_string(), result);
+            (key, lookup(service, called_ae, result))
+        },
+    );
 }
 
 /// The family's counter for the request's labels (a handle sharing the family's value).
