@@ -59,7 +59,7 @@ pub fn parse_content_type(value: &str) -> Result<ContentType, XdsError> {
         value: value.chars().take(256).collect(),
         reason,
     };
-    let (mime_part, mut rest) = match value.find(';') {
+    let (mime_part, mut rest) = match memchr::memchr(b';', value.as_bytes()) {
         Some(i) => (&value[..i], &value[i..]),
         None => (value, ""),
     };
@@ -77,48 +77,46 @@ pub fn parse_content_type(value: &str) -> Result<ContentType, XdsError> {
         if rest.is_empty() {
             break;
         }
-        let eq = rest.find('=').ok_or_else(|| bad("parameter without '='"))?;
+        let eq =
+            memchr::memchr(b'=', rest.as_bytes()).ok_or_else(|| bad("parameter without '='"))?;
         let name = rest[..eq].trim();
         if !is_token(name) {
             return Err(bad("parameter name is not a token"));
         }
         rest = rest[eq + 1..].trim_start_matches(is_lws);
-        let val;
+        // Only the parameters kept are copied.
+        let is = |known: &str| name.eq_ignore_ascii_case(known);
+        let mut slot = match name.len() {
+            6 if is("action") => Some(&mut ct.action),
+            8 if is("boundary") => Some(&mut ct.boundary),
+            5 if is("start") => Some(&mut ct.start),
+            10 if is("start-info") => Some(&mut ct.start_info),
+            7 if is("charset") => Some(&mut ct.charset),
+            _ => None,
+        }
+        .filter(|slot| slot.is_none());
         if let Some(quoted) = rest.strip_prefix('"') {
             let (v, used) = read_quoted(quoted).ok_or_else(|| bad("unterminated quoted-string"))?;
-            val = v;
+            if let Some(slot) = slot.take() {
+                *slot = Some(v);
+            }
             rest = &quoted[used..];
             let after = rest.trim_start_matches(is_lws);
             if !(after.is_empty() || after.starts_with(';')) {
                 return Err(bad("garbage after quoted-string"));
             }
         } else {
-            let end = rest.find(';').unwrap_or(rest.len());
+            let end = memchr::memchr(b';', rest.as_bytes()).unwrap_or(rest.len());
             let v = rest[..end].trim_end_matches(is_lws);
             // Lenient: accept any visible text, since real clients put '/' or
             // ':' unquoted into `action` and `start-info`.
-            if v.is_empty() || v.contains(['"', ' ', '\t']) {
+            if v.is_empty() || memchr::memchr3(b'"', b' ', b'\t', v.as_bytes()).is_some() {
                 return Err(bad("invalid unquoted parameter value"));
             }
-            val = v.to_string();
+            if let Some(slot) = slot.take() {
+                *slot = Some(v.to_string());
+            }
             rest = &rest[end..];
-        }
-        let is = |known: &str| name.eq_ignore_ascii_case(known);
-        let slot = if is("action") {
-            &mut ct.action
-        } else if is("boundary") {
-            &mut ct.boundary
-        } else if is("start") {
-            &mut ct.start
-        } else if is("start-info") {
-            &mut ct.start_info
-        } else if is("charset") {
-            &mut ct.charset
-        } else {
-            continue;
-        };
-        if slot.is_none() {
-            *slot = Some(val);
         }
     }
     Ok(ct)
@@ -148,6 +146,12 @@ pub fn action_from_headers(ct: &ContentType) -> Option<String> {
 /// Reads a quoted-string body (after the opening quote); returns the
 /// unescaped value and the number of bytes used including the closing quote.
 fn read_quoted(s: &str) -> Option<(String, usize)> {
+    // Mostly there is no escape: the value is the text up to the quote.
+    match memchr::memchr2(b'"', b'\\', s.as_bytes()) {
+        Some(q) if s.as_bytes()[q] == b'"' => return Some((s[..q].to_string(), q + 1)),
+        None => return None,
+        Some(_) => {}
+    }
     let mut out = String::new();
     let mut chars = s.char_indices();
     while let Some((i, c)) = chars.next() {

@@ -123,19 +123,23 @@ pub(crate) fn scan(b: &[u8]) -> Option<SoapInfo> {
     // (prefix, namespace) declarations in scope, innermost last; "" is the default namespace.
     let mut bindings: Small<Binding> = Small::new();
     let mut version = None;
-    let mut action: Option<Option<&str>> = None;
-    let mut message_id: Option<Option<&str>> = None;
+    // A captured header: `Some(None)` when empty (`<wsa:Action/>`), else the text's range.
+    let mut action: Option<Option<(usize, usize)>> = None;
+    let mut message_id: Option<Option<(usize, usize)>> = None;
     loop {
         // At a '<'.
         match *b.get(i + 1)? {
             b'/' => {
-                let (n0, n1) = name(b, i + 2)?;
-                let j = skip_ws(b, n1);
-                if *b.get(j)? != b'>' {
+                // An end tag names the open element: compare with its (valid) name instead
+                // of reading a name again; only white space and `>` may follow it.
+                let open = stack.pop()?;
+                let (n0, n1) = open.name;
+                let after = i + 2 + (n1 - n0);
+                if !same(b.get(i + 2..after)?, &b[n0..n1]) {
                     return None;
                 }
-                let open = stack.pop()?;
-                if !same(b.get(open.name.0..open.name.1)?, b.get(n0..n1)?) {
+                let j = skip_ws(b, after);
+                if *b.get(j)? != b'>' {
                     return None;
                 }
                 bindings.truncate(open.outer_bindings);
@@ -148,9 +152,12 @@ pub(crate) fn scan(b: &[u8]) -> Option<SoapInfo> {
             b'!' | b'?' => return None,
             _ => {
                 let tag = start_tag(b, i, &mut bindings)?;
-                let (n0, n1) = tag.name;
-                let ns = resolve(&b[n0..n1], bindings.as_slice())?;
-                let local = local_name(&b[n0..n1]);
+                let (n0, n1, colon) = tag.name;
+                let (prefix, local) = match colon {
+                    Some(c) => (&b[n0..c], &b[c + 1..n1]),
+                    None => (&b""[..], &b[n0..n1]),
+                };
+                let ns = resolve(prefix, bindings.as_slice())?;
                 let parent = stack.last().map(|o| o.kind);
                 let kind = match parent {
                     None => {
@@ -195,15 +202,18 @@ pub(crate) fn scan(b: &[u8]) -> Option<SoapInfo> {
                     }
                     i = tag.end;
                 } else if matches!(kind, Kind::Action | Kind::MessageId) {
-                    // The value: text up to this element's end tag.
-                    let t1 = i_of(b, tag.end, b'<')?;
-                    let value = captured(b.get(tag.end..t1)?)?;
+                    // The value: text up to this element's end tag, without references or
+                    // carriage returns (the `NsReader` would rewrite those: give up).
+                    let t1 = tag.end + memchr::memchr3(b'<', b'&', b'\r', b.get(tag.end..)?)?;
+                    if b[t1] != b'<' {
+                        return None;
+                    }
                     match kind {
-                        Kind::Action => action = Some(value),
-                        _ => message_id = Some(value),
+                        Kind::Action => action = Some(Some((tag.end, t1))),
+                        _ => message_id = Some(Some((tag.end, t1))),
                     }
                     stack.push(Open {
-                        name: tag.name,
+                        name: (n0, n1),
                         kind,
                         outer_bindings: tag.outer_bindings,
                     })?;
@@ -215,7 +225,7 @@ pub(crate) fn scan(b: &[u8]) -> Option<SoapInfo> {
                     continue;
                 } else {
                     stack.push(Open {
-                        name: tag.name,
+                        name: (n0, n1),
                         kind,
                         outer_bindings: tag.outer_bindings,
                     })?;
@@ -242,26 +252,28 @@ fn done(
     b: &[u8],
     end: usize,
     version: SoapVersion,
-    action: Option<Option<&str>>,
-    message_id: Option<Option<&str>>,
+    action: Option<Option<(usize, usize)>>,
+    message_id: Option<Option<(usize, usize)>>,
 ) -> Option<SoapInfo> {
     // quick-xml decodes every event as UTF-8: so must everything read be.
-    std::str::from_utf8(b.get(..end)?).ok()?;
+    let head = b.get(..end)?;
+    let s = std::str::from_utf8(head).ok()?;
+    // A captured value: trimmed (as the `NsReader` scan trims), `None` when empty. Its
+    // ends are ASCII delimiters, so the range is on character boundaries.
+    let value = |r: Option<Option<(usize, usize)>>| -> Option<Option<String>> {
+        match r.flatten() {
+            None => Some(None),
+            Some((v0, v1)) => {
+                let t = s.get(v0..v1)?.trim();
+                Some((!t.is_empty()).then(|| t.to_string()))
+            }
+        }
+    };
     Some(SoapInfo {
-        action: action.flatten().map(str::to_string),
-        message_id: message_id.flatten().map(str::to_string),
+        action: value(action)?,
+        message_id: value(message_id)?,
         soap_version: version,
     })
-}
-
-/// A captured value: trimmed (as the `NsReader` scan trims), `None` when empty; gives up on
-/// text the `NsReader` would rewrite (references, line ends) or that is not UTF-8.
-fn captured(text: &[u8]) -> Option<Option<&str>> {
-    if text.iter().any(|&c| c == b'&' || c == b'\r') {
-        return None;
-    }
-    let t = std::str::from_utf8(text).ok()?.trim();
-    Some((!t.is_empty()).then_some(t))
 }
 
 /// Skips white space, an XML declaration at the very start and comments; returns the
@@ -293,7 +305,7 @@ fn prolog(b: &[u8]) -> Option<usize> {
 /// The declaration's pseudo-attributes are plain and its encoding, if named, is UTF-8 (as
 /// `finder::check_charset` accepts).
 fn decl_ok(body: &[u8]) -> bool {
-    if body.iter().any(|&c| c == b'&' || c == b'<' || c >= 0x80) {
+    if !body.is_ascii() || memchr::memchr2(b'&', b'<', body).is_some() {
         return false;
     }
     let Some(at) = find(body, 0, b"encoding") else {
@@ -318,7 +330,8 @@ fn decl_ok(body: &[u8]) -> bool {
 }
 
 struct Tag {
-    name: (usize, usize),
+    /// Start, end and the colon's position, if any.
+    name: (usize, usize, Option<usize>),
     /// Just after the closing `>`.
     end: usize,
     empty: bool,
@@ -328,7 +341,7 @@ struct Tag {
 /// Reads the start tag at `i` (its `<`), pushing its namespace declarations.
 fn start_tag<'a>(b: &'a [u8], i: usize, bindings: &mut Small<Binding<'a>>) -> Option<Tag> {
     let outer_bindings = bindings.len;
-    let (n0, n1) = name(b, i + 1)?;
+    let (n0, n1, colon) = name(b, i + 1)?;
     let mut j = n1;
     // Attribute names seen in this tag (to refuse duplicates).
     let mut names: [(usize, usize); 16] = [(0, 0); 16];
@@ -338,7 +351,7 @@ fn start_tag<'a>(b: &'a [u8], i: usize, bindings: &mut Small<Binding<'a>>) -> Op
         match *b.get(k)? {
             b'>' => {
                 return Some(Tag {
-                    name: (n0, n1),
+                    name: (n0, n1, colon),
                     end: k + 1,
                     empty: false,
                     outer_bindings,
@@ -346,7 +359,7 @@ fn start_tag<'a>(b: &'a [u8], i: usize, bindings: &mut Small<Binding<'a>>) -> Op
             }
             b'/' if b.get(k + 1) == Some(&b'>') => {
                 return Some(Tag {
-                    name: (n0, n1),
+                    name: (n0, n1, colon),
                     end: k + 2,
                     empty: true,
                     outer_bindings,
@@ -355,7 +368,7 @@ fn start_tag<'a>(b: &'a [u8], i: usize, bindings: &mut Small<Binding<'a>>) -> Op
             _ if k == j => return None, // attributes are separated by white space
             _ => {}
         }
-        let (a0, a1) = name(b, k)?;
+        let (a0, a1, _) = name(b, k)?;
         let e = skip_ws(b, a1);
         if *b.get(e)? != b'=' {
             return None;
@@ -390,13 +403,10 @@ fn start_tag<'a>(b: &'a [u8], i: usize, bindings: &mut Small<Binding<'a>>) -> Op
     }
 }
 
-/// The namespace of a qualified element name; `None` (give up) for an undeclared prefix or
-/// a `xml:`/`xmlns:` one. No prefix and no default namespace: none of the known ones.
-fn resolve(qname: &[u8], bindings: &[Binding<'_>]) -> Option<Ns> {
-    let prefix = match qname.iter().position(|&c| c == b':') {
-        Some(p) => &qname[..p],
-        None => b"",
-    };
+/// The namespace of an element name's prefix ("" for none); `None` (give up) for an
+/// undeclared prefix or a `xml:`/`xmlns:` one. No prefix and no default namespace: none of
+/// the known ones.
+fn resolve(prefix: &[u8], bindings: &[Binding<'_>]) -> Option<Ns> {
     if prefix.starts_with(b"xml") {
         return None;
     }
@@ -410,13 +420,6 @@ fn resolve(qname: &[u8], bindings: &[Binding<'_>]) -> Option<Ns> {
 /// Byte equality of two short slices (prefixes, element names) without a `memcmp` call.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
-}
-
-fn local_name(qname: &[u8]) -> &[u8] {
-    match qname.iter().position(|&c| c == b':') {
-        Some(p) => &qname[p + 1..],
-        None => qname,
-    }
 }
 
 /// What a byte is to [`name`] after its first: 1 a name byte (ASCII letter, digit, `_ - .`),
@@ -437,45 +440,42 @@ const NAME_CLASS: [u8; 256] = {
 };
 
 /// A name at `i`: ASCII letters, digits, `_ - .`, at most one `:` (not last), starting with
-/// a letter or `_`. One table lookup per byte.
-fn name(b: &[u8], i: usize) -> Option<(usize, usize)> {
+/// a letter or `_`; its start, end and colon. One table lookup per byte, in a loop that
+/// stops at the colon or the end. A name running to the end of the bytes is not known to be
+/// whole: give up.
+fn name(b: &[u8], i: usize) -> Option<(usize, usize, Option<usize>)> {
     let first = *b.get(i)?;
     if !(first.is_ascii_alphabetic() || first == b'_') {
         return None;
     }
-    let mut colons = 0;
-    let mut len = None;
-    for (k, &c) in b.get(i + 1..)?.iter().enumerate() {
-        match NAME_CLASS[usize::from(c)] {
-            0 => {
-                len = Some(k);
-                break;
-            }
-            2 => colons += 1,
-            _ => {}
-        }
+    let run = |from: usize| -> Option<usize> {
+        let rest = b.get(from..)?;
+        rest.iter()
+            .position(|&c| NAME_CLASS[usize::from(c)] != 1)
+            .map(|p| from + p)
+    };
+    let j = run(i + 1)?;
+    if b[j] != b':' {
+        return Some((i, j, None));
     }
-    // A name running to the end of the bytes is not known to be whole: give up, as before.
-    let j = i + 1 + len?;
-    if colons > 1 || b[j - 1] == b':' {
+    let k = run(j + 1)?;
+    // A colon last, or a second one: not a name here.
+    if k == j + 1 || b[k] == b':' {
         return None;
     }
-    Some((i, j))
+    Some((i, k, Some(j)))
 }
 
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while b
-        .get(i)
-        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
-    {
-        i += 1;
+fn skip_ws(b: &[u8], i: usize) -> usize {
+    match b.get(i..) {
+        Some(rest) => {
+            i + rest
+                .iter()
+                .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(rest.len())
+        }
+        None => i,
     }
-    i
-}
-
-/// Position of the first `c` at or after `from`.
-fn i_of(b: &[u8], from: usize, c: u8) -> Option<usize> {
-    memchr::memchr(c, b.get(from..)?).map(|p| from + p)
 }
 
 /// Position of the first `pat` (short, such as `-->`) at or after `from`: a `memchr` for its
