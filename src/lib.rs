@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod dicom;
 pub mod error;
+pub mod fasthash;
 pub mod health;
 pub mod hl7;
 pub mod httpfwd;

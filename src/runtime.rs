@@ -458,7 +458,7 @@ fn build(
             Pool::new(ps.clone(), |s| prev_server(&ps.name, s), sticky)
         })
         .collect();
-    let by_name: HashMap<String, Arc<Pool>> = pools
+    let by_name: crate::fasthash::FastMap<String, Arc<Pool>> = pools
         .iter()
         .map(|p| (p.name().to_string(), p.clone()))
         .collect();

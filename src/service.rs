@@ -6,7 +6,6 @@ use crate::pool::Pool;
 use crate::proto::Handler;
 use crate::relay::{Idle, Traffic};
 use crate::upstream::ConnectOpts;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -33,7 +32,7 @@ pub struct Service {
     /// The default pool (none: routes only).
     pub pool: Option<Arc<Pool>>,
     /// Every pool of the snapshot, for routes.
-    pub pools: HashMap<String, Arc<Pool>>,
+    pub pools: crate::fasthash::FastMap<String, Arc<Pool>>,
     pub handler: Arc<dyn Handler>,
     pub stats: Arc<ServiceStats>,
     /// Cancelled (after the drain timeout) when a reload removes this service.

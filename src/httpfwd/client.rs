@@ -8,11 +8,11 @@
 use super::body::ReplayBody;
 use super::io::IdleIo;
 use crate::error::GatewayError;
+use crate::fasthash::FastMap;
 use crate::pool::Lease;
 use crate::upstream::{self, ConnectOpts};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
@@ -52,7 +52,29 @@ impl DerefMut for Sender {
 
 #[derive(Debug, Default)]
 pub struct HttpBackends {
-    idle: Mutex<HashMap<Key, Vec<SendRequest<ReplayBody>>>>,
+    idle: Mutex<Idle>,
+}
+
+/// The idle connections by key, and the number of keys after the last sweep.
+#[derive(Debug, Default)]
+struct Idle {
+    map: FastMap<Key, Vec<SendRequest<ReplayBody>>>,
+    swept: usize,
+}
+
+impl Idle {
+    /// Drops closed connections and empty keys once the map has doubled since the last
+    /// sweep: with PROXY headers every client connection has its own key, whose connection
+    /// the server closes some time after the client left (amortised O(1) per `keep`).
+    fn sweep_if_grown(&mut self) {
+        if self.map.len() > 2 * self.swept + 16 {
+            self.map.retain(|_, l| {
+                l.retain(|s| !s.is_closed());
+                !l.is_empty()
+            });
+            self.swept = self.map.len();
+        }
+    }
 }
 
 fn key(lease: &Lease, opts: &ConnectOpts) -> Key {
@@ -61,14 +83,21 @@ fn key(lease: &Lease, opts: &ConnectOpts) -> Key {
 
 impl HttpBackends {
     fn take(&self, k: &Key) -> Option<SendRequest<ReplayBody>> {
-        let mut m = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let m = &mut idle.map;
         let list = m.get_mut(k)?;
+        let mut found = None;
         while let Some(s) = list.pop() {
             if s.is_ready() && !s.is_closed() {
-                return Some(s);
+                found = Some(s);
+                break;
             }
         }
-        None
+        // An empty list goes: keys with a PROXY header's client address would pile up.
+        if list.is_empty() {
+            m.remove(k);
+        }
+        found
     }
 
     /// A ready sender to the lease's server: pooled, or a new connection (connect timeout,
@@ -148,19 +177,90 @@ impl HttpBackends {
     }
 
     fn keep(&self, k: Key, s: SendRequest<ReplayBody>) {
-        let mut m = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let list = m.entry(k).or_default();
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let list = idle.map.entry(k).or_default();
         list.retain(|s| !s.is_closed());
         if list.len() < KEEP_PER_SERVER {
             list.push(s);
         }
+        idle.sweep_if_grown();
     }
 
     /// Idle pooled connections (for tests and status).
     pub fn idle_count(&self) -> usize {
-        let m = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        m.values()
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.map
+            .values()
             .map(|l| l.iter().filter(|s| !s.is_closed()).count())
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A ready sender on a connection to `l`, and the server's side of it.
+    async fn sender(l: &TcpListener) -> (SendRequest<ReplayBody>, TcpStream) {
+        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (server_side, _) = l.accept().await.unwrap();
+        let (mut s, conn) = http1::handshake(TokioIo::new(c)).await.unwrap();
+        tokio::spawn(conn);
+        // As `recycle` keeps it: ready for a request.
+        s.ready().await.unwrap();
+        (s, server_side)
+    }
+
+    fn proxied(server: SocketAddr, client_port: u16) -> Key {
+        let client = SocketAddr::from(([10, 0, 0, 1], client_port));
+        (server, Some((client, server)))
+    }
+
+    fn keys(b: &HttpBackends) -> usize {
+        b.idle.lock().unwrap().map.len()
+    }
+
+    #[tokio::test]
+    async fn a_key_goes_when_its_last_connection_is_taken() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let b = HttpBackends::default();
+        let k = proxied(l.local_addr().unwrap(), 40000);
+        let (s, _server) = sender(&l).await;
+        b.keep(k, s);
+        assert_eq!((keys(&b), b.idle_count()), (1, 1));
+        assert!(b.take(&k).is_some());
+        assert_eq!(keys(&b), 0);
+        assert!(b.take(&k).is_none());
+    }
+
+    #[tokio::test]
+    async fn keys_of_closed_connections_are_swept_as_the_map_grows() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let at = l.local_addr().unwrap();
+        let b = HttpBackends::default();
+        // One client connection each (a PROXY header's client address), then they all end.
+        let mut server_sides = Vec::new();
+        for port in 0..40 {
+            let (s, server_side) = sender(&l).await;
+            b.keep(proxied(at, 40000 + port), s);
+            server_sides.push(server_side);
+        }
+        assert_eq!(b.idle_count(), 40);
+        drop(server_sides);
+        while b.idle_count() > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Swept at 17 keys (all alive then), not since: the 40 dead keys are still there.
+        assert_eq!(keys(&b), 40);
+        // New clients: the map sweeps the dead keys instead of growing without end.
+        let mut live = Vec::new();
+        for port in 100..200 {
+            let (s, server_side) = sender(&l).await;
+            b.keep(proxied(at, 40000 + port), s);
+            live.push(server_side);
+        }
+        assert_eq!(b.idle_count(), 100);
+        assert_eq!(keys(&b), 100, "dead keys kept");
     }
 }
