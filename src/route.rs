@@ -36,7 +36,8 @@ fn matches(r: &RouteSpec, k: &RouteKey<'_>) -> bool {
 
 /// `*` matches any run of characters, `?` exactly one; everything else literally.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    if !pattern.contains(['*', '?']) {
+    // (ASCII wildcards: a byte search is the same as a char search, and cheaper.)
+    if !pattern.bytes().any(|b| b == b'*' || b == b'?') {
         // A literal (e.g. an XDS action URN): no need to build the char vectors.
         return pattern == text;
     }
