@@ -20,7 +20,7 @@ use triage::config::ServerState;
 use triage::proto::http::cookie_value;
 
 /// An HTTP backend: answers `NAME\nxff=..\ncookie=..\n` with a settable status and, for
-/// `/health`, a settable body.
+/// `/health`, a settable body; `/slow` answers after 1 s.
 struct Web {
     addr: SocketAddr,
     status: Arc<AtomicU16>,
@@ -67,7 +67,13 @@ async fn web(name: &str) -> Web {
                     let mut r = Response::new(Full::new(Bytes::from(body)));
                     *r.status_mut() =
                         hyper::StatusCode::from_u16(st.load(Ordering::Relaxed)).unwrap();
-                    async move { Ok::<_, Infallible>(r) }
+                    let slow = req.uri().path() == "/slow";
+                    async move {
+                        if slow {
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                        Ok::<_, Infallible>(r)
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(s), svc)
@@ -367,4 +373,33 @@ fn http_config_errors() {
         .expect("cookie without http refused");
     assert!(e.contains("cookie+source-ip"), "{e}");
     assert_eq!(bad("health = { kind = \"http\", method = \"get\", path = \"/ok\", expect_status = 200, expect_body = \"up\" }", "forwarded_for = true", "http"), None);
+}
+
+/// A client that shuts down its write side after its request (RFC 9112 §9.6) still gets the
+/// answer, as through HAProxy without `abortonclose`; raw TCP: curl does not half-close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_closed_client_still_gets_the_answer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let a = web("a").await;
+    let listen = SocketAddr::from(([127, 0, 0, 1], fresh_port()));
+    let _rt = start(&cfg(
+        listen,
+        "health = { kind = \"none\" }",
+        "",
+        &[("a", a.addr)],
+    ))
+    .await;
+    let mut s = tokio::net::TcpStream::connect(listen).await.unwrap();
+    s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    s.shutdown().await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got))
+        .await
+        .expect("answer within 10 s")
+        .unwrap();
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 200"), "{got:?}");
+    assert!(got.contains("\r\n\r\na\n"), "{got:?}");
 }

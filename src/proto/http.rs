@@ -66,7 +66,9 @@ impl Handler for HttpHandler {
                 }
             });
             let mut b = hyper::server::conn::http1::Builder::new();
-            b.keep_alive(true).max_buf_size(64 * 1024);
+            // A client that half-closes after its request still gets the answer (as HAProxy
+            // without `abortonclose`): hyper would otherwise close on that end-of-stream.
+            b.keep_alive(true).half_close(true).max_buf_size(64 * 1024);
             if let Err(e) = b.serve_connection(io, service).await {
                 tracing::debug!(error = %e, "http connection ended with an error");
             }

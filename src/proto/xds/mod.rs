@@ -14,6 +14,7 @@
 //! `server_timeout` (no answer, or a stalled upload), see [`crate::httpfwd::io`].
 //! A connection closed by triage is closed lingering: write side first, then what the client
 //! still sends is read and dropped for a moment, so that it reads the Fault instead of a reset.
+//! A client that half-closes after its request still gets the answer.
 
 pub mod action;
 mod deadline;
@@ -81,7 +82,12 @@ impl Handler for XdsHandler {
                 async move { Ok::<_, Infallible>(handle(&svc, &backends, &pc, peer, local, req).await) }
             });
             let mut b = hyper::server::conn::http1::Builder::new();
+            // A client that half-closes after its request still gets the answer (as HAProxy
+            // without `abortonclose`): hyper would otherwise close on that end-of-stream and
+            // throw the server's answer away. It also spares hyper's end-of-stream probe (a
+            // read buffer allocated while the request's bytes are still in use).
             b.keep_alive(true)
+                .half_close(true)
                 .max_buf_size(CLIENT_BUF)
                 .timer(timer)
                 .header_read_timeout(head_timeout);

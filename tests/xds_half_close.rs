@@ -1,0 +1,47 @@
+//! A client that shuts down its write side once its request is sent (allowed by RFC 9112 §9.6;
+//! some SOAP stacks and scripted clients do it) still gets the server's answer: the request is
+//! forwarded once and the response is delivered, as HAProxy does by default (no
+//! `abortonclose`). Closing the connection on that end-of-stream instead would throw away an
+//! answer the server has produced — for an ITI-41 upload, the client could not tell whether
+//! its documents were stored. Raw TCP client: curl does not half-close.
+
+mod support;
+mod xds_support;
+
+use std::time::Duration;
+use support::{listen, start};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use xds_support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_closed_client_still_gets_the_answer() {
+    let b = Backends::start().await;
+    // The registry answers after 1.5 s: the client's end-of-stream arrives long before.
+    for r in &b.reg {
+        r.set_mode(Mode::Slow);
+    }
+    let rt = start(&config(&b, "")).await;
+    let body = std::fs::read_to_string(fixture("iti18-request.xml")).unwrap();
+    let mut s = TcpStream::connect(listen(&rt, "xds")).await.unwrap();
+    let head = format!(
+        "POST /xds HTTP/1.1\r\nHost: x\r\nContent-Type: application/soap+xml; charset=UTF-8\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(format!("{head}{body}").as_bytes())
+        .await
+        .unwrap();
+    s.shutdown().await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got))
+        .await
+        .expect("answer within 10 s")
+        .unwrap();
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 200"), "{got:?}");
+    assert!(got.contains("ResponseStatusType:Success"), "{got:?}");
+    let seen = b.log.all();
+    assert_eq!(seen.len(), 1, "forwarded once");
+    assert_eq!(seen[0].action.as_deref(), Some(ITI18));
+}
