@@ -5,6 +5,8 @@
 //! test that answer with their name and the headers they received; clients are curl.
 
 mod examples_support;
+#[path = "support/half_close.rs"]
+mod half_close;
 
 use bytes::Bytes;
 use examples_support::*;
@@ -379,7 +381,6 @@ fn http_config_errors() {
 /// answer, as through HAProxy without `abortonclose`; raw TCP: curl does not half-close.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_closed_client_still_gets_the_answer() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let a = web("a").await;
     let listen = SocketAddr::from(([127, 0, 0, 1], fresh_port()));
     let _rt = start(&cfg(
@@ -389,17 +390,8 @@ async fn a_half_closed_client_still_gets_the_answer() {
         &[("a", a.addr)],
     ))
     .await;
-    let mut s = tokio::net::TcpStream::connect(listen).await.unwrap();
-    s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    s.shutdown().await.unwrap();
-    let mut got = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got))
-        .await
-        .expect("answer within 10 s")
-        .unwrap();
-    let got = String::from_utf8_lossy(&got);
+    let got =
+        half_close::half_closed_exchange(listen, b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(got.starts_with("HTTP/1.1 200"), "{got:?}");
     assert!(got.contains("\r\n\r\na\n"), "{got:?}");
 }

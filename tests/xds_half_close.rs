@@ -5,13 +5,13 @@
 //! answer the server has produced — for an ITI-41 upload, the client could not tell whether
 //! its documents were stored. Raw TCP client: curl does not half-close.
 
+#[path = "support/half_close.rs"]
+mod half_close;
 mod support;
 mod xds_support;
 
-use std::time::Duration;
+use half_close::half_closed_exchange;
 use support::{listen, start};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use xds_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,22 +23,12 @@ async fn a_half_closed_client_still_gets_the_answer() {
     }
     let rt = start(&config(&b, "")).await;
     let body = std::fs::read_to_string(fixture("iti18-request.xml")).unwrap();
-    let mut s = TcpStream::connect(listen(&rt, "xds")).await.unwrap();
     let head = format!(
         "POST /xds HTTP/1.1\r\nHost: x\r\nContent-Type: application/soap+xml; charset=UTF-8\r\n\
          Content-Length: {}\r\n\r\n",
         body.len()
     );
-    s.write_all(format!("{head}{body}").as_bytes())
-        .await
-        .unwrap();
-    s.shutdown().await.unwrap();
-    let mut got = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got))
-        .await
-        .expect("answer within 10 s")
-        .unwrap();
-    let got = String::from_utf8_lossy(&got);
+    let got = half_closed_exchange(listen(&rt, "xds"), format!("{head}{body}").as_bytes()).await;
     assert!(got.starts_with("HTTP/1.1 200"), "{got:?}");
     assert!(got.contains("ResponseStatusType:Success"), "{got:?}");
     let seen = b.log.all();
