@@ -21,6 +21,7 @@ use quick_xml::events::{BytesStart, Event};
 
 use crate::error::XdsError;
 use crate::finder::{check_charset, SoapInfo, SoapVersion};
+use crate::memo::HeaderMemo;
 use crate::tail::TailWatch;
 use crate::xml::{self, ErrClass, Ns};
 
@@ -96,12 +97,19 @@ impl HeaderScanner {
     /// before the completion watch lexes it: a first chunk holding the whole header, as requests
     /// usually come, is then read once instead of twice. Later looks go through the watch and
     /// the `NsReader` (which a chunk-by-chunk re-try of the fast path would make quadratic).
-    pub(crate) fn scan_fast(&mut self, region: &[u8]) -> Option<SoapInfo> {
+    /// A repeat of the header `memo` remembers is answered from it; a header the fast scan
+    /// reads is remembered.
+    pub(crate) fn scan_fast(&mut self, region: &[u8], memo: &mut HeaderMemo) -> Option<SoapInfo> {
         if self.fast_tried {
             return None;
         }
         self.fast_tried = true;
-        crate::fast::scan(region)
+        if let Some(info) = memo.answer(region) {
+            return Some(info);
+        }
+        let s = crate::fast::scan_shaped(region)?;
+        memo.remember(region, &s);
+        Some(s.info)
     }
 
     /// Scans `region` (the XML so far; `base` is its offset in the body) with quick-xml's

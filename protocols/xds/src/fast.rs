@@ -17,7 +17,9 @@
 
 use crate::envelope::MAX_DEPTH;
 use crate::finder::{SoapInfo, SoapVersion};
+use crate::memo::Scanned;
 use crate::ns::{SOAP11_NS, SOAP12_NS, WSA_NS};
+use crate::small::Small;
 
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 enum Kind {
@@ -27,48 +29,6 @@ enum Kind {
     MessageId,
     #[default]
     Other,
-}
-
-/// Open elements or namespace bindings beyond this many: give up (the `NsReader` scan takes
-/// any depth up to its own limit). Headers clients send nest four deep and bind a few prefixes.
-const SMALL: usize = 16;
-
-/// A stack of at most [`SMALL`] items, without allocation (`push` refuses the one too many).
-struct Small<T> {
-    items: [T; SMALL],
-    len: usize,
-}
-
-impl<T: Copy + Default> Small<T> {
-    fn new() -> Self {
-        Small {
-            items: [T::default(); SMALL],
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, t: T) -> Option<()> {
-        *self.items.get_mut(self.len)? = t;
-        self.len += 1;
-        Some(())
-    }
-
-    fn pop(&mut self) -> Option<T> {
-        self.len = self.len.checked_sub(1)?;
-        Some(self.items[self.len])
-    }
-
-    fn last(&self) -> Option<&T> {
-        self.as_slice().last()
-    }
-
-    fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
-    }
-
-    fn as_slice(&self) -> &[T] {
-        &self.items[..self.len]
-    }
 }
 
 /// The namespaces the scan tells apart, known when a prefix is bound (one comparison per
@@ -117,7 +77,13 @@ struct Open {
 }
 
 /// The header's `wsa:Action` and `wsa:MessageID`, or `None`: see the module docs.
+#[cfg(test)]
 pub(crate) fn scan(b: &[u8]) -> Option<SoapInfo> {
+    scan_shaped(b).map(|s| s.info)
+}
+
+/// [`scan`], with where the header ends and the `wsa:MessageID` text lies (for the memo).
+pub(crate) fn scan_shaped(b: &[u8]) -> Option<Scanned> {
     let mut i = prolog(b)?;
     let mut stack: Small<Open> = Small::new();
     // (prefix, namespace) declarations in scope, innermost last; "" is the default namespace.
@@ -254,7 +220,7 @@ fn done(
     version: SoapVersion,
     action: Option<Option<(usize, usize)>>,
     message_id: Option<Option<(usize, usize)>>,
-) -> Option<SoapInfo> {
+) -> Option<Scanned> {
     // quick-xml decodes every event as UTF-8: so must everything read be.
     let head = b.get(..end)?;
     let s = std::str::from_utf8(head).ok()?;
@@ -269,10 +235,15 @@ fn done(
             }
         }
     };
-    Some(SoapInfo {
+    let info = SoapInfo {
         action: value(action)?,
         message_id: value(message_id)?,
         soap_version: version,
+    };
+    Some(Scanned {
+        info,
+        end,
+        message_id: message_id.flatten(),
     })
 }
 

@@ -18,6 +18,7 @@
 use crate::content_type::{action_from_headers, ContentType};
 use crate::envelope::{HeaderScanner, Scan};
 use crate::error::XdsError;
+use crate::memo::HeaderMemo;
 use crate::mime::RootLocator;
 
 /// The SOAP envelope version (by envelope namespace).
@@ -81,6 +82,7 @@ pub struct ActionFinder {
     fed: usize,
     mode: Mode,
     scanner: HeaderScanner,
+    memo: HeaderMemo,
 }
 
 impl ActionFinder {
@@ -88,6 +90,13 @@ impl ActionFinder {
     /// Content-Type itself (unsupported media type, charset, boundary) are
     /// reported by the first [`feed`](Self::feed).
     pub fn new(ct: &ContentType, header_budget: usize) -> Self {
+        Self::with_memo(ct, header_budget, HeaderMemo::default())
+    }
+
+    /// Like [`new`](Self::new), with the previous request's [`HeaderMemo`] (one per client
+    /// connection: a header repeated from request to request is then not scanned again).
+    /// [`into_memo`](Self::into_memo) gives it back, updated.
+    pub fn with_memo(ct: &ContentType, header_budget: usize, memo: HeaderMemo) -> Self {
         let mode = match setup(ct) {
             Ok(m) => m,
             Err(e) => Mode::Done(Err(e)),
@@ -98,7 +107,13 @@ impl ActionFinder {
             fed: 0,
             mode,
             scanner: HeaderScanner::default(),
+            memo,
         }
+    }
+
+    /// The memo, with this request's header remembered if the fast scan read it.
+    pub fn into_memo(self) -> HeaderMemo {
+        self.memo
     }
 
     /// Total bytes fed so far.
@@ -120,6 +135,7 @@ impl ActionFinder {
             let r = step(
                 &mut self.mode,
                 &mut self.scanner,
+                &mut self.memo,
                 data,
                 self.fed,
                 self.budget,
@@ -169,6 +185,7 @@ impl ActionFinder {
         step(
             &mut self.mode,
             &mut self.scanner,
+            &mut self.memo,
             &self.buf,
             self.fed,
             self.budget,
@@ -182,6 +199,7 @@ impl ActionFinder {
 fn step(
     mode: &mut Mode,
     scanner: &mut HeaderScanner,
+    memo: &mut HeaderMemo,
     data: &[u8],
     fed: usize,
     budget: usize,
@@ -197,7 +215,7 @@ fn step(
         },
     };
     let region = &data[start..end];
-    if let Some(info) = scanner.scan_fast(region) {
+    if let Some(info) = scanner.scan_fast(region, memo) {
         return Ok(FindState::Found(info));
     }
     // Skip the XML scan while the new bytes complete no markup (see

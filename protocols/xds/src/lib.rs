@@ -26,11 +26,13 @@ mod error;
 mod fast;
 mod fault;
 mod finder;
+mod memo;
 mod mime;
 mod mime_headers;
 mod ns;
 mod responder;
 mod response;
+mod small;
 mod tail;
 mod xml;
 
@@ -39,6 +41,7 @@ pub use content_type::{action_from_headers, parse_content_type, ContentType};
 pub use error::XdsError;
 pub use fault::{build_fault, build_fault_11, subcode, FaultCode};
 pub use finder::{find_action, ActionFinder, FindState, SoapInfo, SoapVersion};
+pub use memo::HeaderMemo;
 pub use ns::*;
 pub use responder::{
     build_adhoc_query_response_success, build_registry_response, build_retrieve_response,

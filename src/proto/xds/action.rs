@@ -3,7 +3,9 @@
 //! parameter of the Content-Type). The Content-Type `action` parameter wins; otherwise body
 //! frames are fed to [`triage_xds::ActionFinder`] until the envelope header has been read
 //! (bounded by the header budget); the frames read are returned for replay in front of the rest
-//! of the body, which stays unread in the socket.
+//! of the body, which stays unread in the socket. A client connection keeps the last header
+//! read ([`HeaderMemo`]): the next request repeating it (but for its `wsa:MessageID`) is
+//! answered without a scan.
 
 use crate::httpfwd::body::ReplayBody;
 use bytes::Bytes;
@@ -11,7 +13,8 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming};
 use hyper::header::CONTENT_TYPE;
 use hyper::Request;
-use triage_xds::{parse_content_type, ActionFinder, FindState};
+use std::sync::Mutex;
+use triage_xds::{parse_content_type, ActionFinder, FindState, HeaderMemo};
 
 /// What was learnt about the request.
 #[derive(Clone, Debug, Default)]
@@ -34,11 +37,14 @@ fn bad(reason: impl Into<String>) -> FindError {
     }
 }
 
+/// `memo` is the client connection's (see [`HeaderMemo`]): taken for the request, given back
+/// updated.
 pub async fn find(
     req: Request<Incoming>,
     budget: usize,
+    memo: &Mutex<HeaderMemo>,
 ) -> Result<(Found, Request<ReplayBody>), FindError> {
-    let (parts, mut body) = req.into_parts();
+    let (parts, body) = req.into_parts();
     let ct_value = parts
         .headers
         .get(CONTENT_TYPE)
@@ -55,7 +61,19 @@ pub async fn find(
             Request::from_parts(parts, ReplayBody::new(Vec::new(), Some(body))),
         ));
     }
-    let mut finder = ActionFinder::new(&ct, budget);
+    let taken = std::mem::take(&mut *memo.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut finder = ActionFinder::with_memo(&ct, budget, taken);
+    let r = read_header(&mut finder, parts, body).await;
+    *memo.lock().unwrap_or_else(|e| e.into_inner()) = finder.into_memo();
+    r
+}
+
+/// Feeds body frames to `finder` until it has the SOAP header.
+async fn read_header(
+    finder: &mut ActionFinder,
+    parts: hyper::http::request::Parts,
+    mut body: Incoming,
+) -> Result<(Found, Request<ReplayBody>), FindError> {
     let mut prefix: Vec<Frame<Bytes>> = Vec::new();
     loop {
         let frame = match body.frame().await {

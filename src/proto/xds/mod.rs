@@ -76,6 +76,7 @@ impl Handler for XdsHandler {
             let per_conn = Arc::new(PerConn {
                 timer: timer.clone(),
                 meters: meters::Meters::new(svc.name()),
+                memo: Default::default(),
             });
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let (svc, backends, pc) = (svc2.clone(), backends.clone(), per_conn.clone());
@@ -104,6 +105,8 @@ struct PerConn {
     /// The request-head and SOAP-header deadlines.
     timer: deadline::ConnTimer,
     meters: meters::Meters,
+    /// The last SOAP header read on this connection (requests on it come one at a time).
+    memo: std::sync::Mutex<triage_xds::HeaderMemo>,
 }
 
 fn handshake_timeout(svc: &Service) -> Duration {
@@ -187,7 +190,11 @@ async fn handle(
         .map_or(triage_xds::DEFAULT_HEADER_BUDGET, |b| b as usize);
     let (found, req) = if req.method() == Method::POST {
         let limit = handshake_timeout(svc);
-        match pc.timer.within(limit, action::find(req, budget)).await {
+        match pc
+            .timer
+            .within(limit, action::find(req, budget, &pc.memo))
+            .await
+        {
             Some(Ok(x)) => x,
             Some(Err(e)) => {
                 if e.client_gone {
