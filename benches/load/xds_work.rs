@@ -1,6 +1,6 @@
 //! The XDS harness's clients (hyper HTTP/1.1, keep-alive, on the harness's runtime):
 //! `query`, N connections each sending ITI-18 SOAP 1.2 requests (the fixture
-//! `iti18-request.xml`) back to back; and `upload`, ITI-41 MTOM uploads on one connection,
+//! `iti18-request.xml`, each request with its own `wsa:MessageID`) back to back; and `upload`, ITI-41 MTOM uploads on one connection,
 //! the body generated on the fly (the fixture's root part, one large `application/octet-stream`
 //! document part made of one reused chunk, the closing boundary) and sent with Content-Length.
 //! Neither carries the action in the Content-Type, so triage reads it from the envelope (plain
@@ -151,9 +151,24 @@ impl Queries {
     }
 }
 
+/// The fixture's ITI-18 request with the `wsa:MessageID` made unique (WS-Addressing 1.0
+/// §3.2): request `n` ends its UUID with `n` in hex, as a client's template would differ
+/// from message to message.
+fn iti18_body(template: &[u8], id_end: usize, n: usize) -> Bytes {
+    let mut b = template.to_vec();
+    let hex = format!("{n:012x}");
+    b[id_end - 12..id_end].copy_from_slice(&hex.as_bytes()[hex.len() - 12..]);
+    Bytes::from(b)
+}
+
 /// `total` ITI-18 requests over `conns` keep-alive connections, each sending back to back.
 pub async fn query(addr: SocketAddr, conns: usize, total: usize) -> io::Result<Queries> {
-    let body = Bytes::from_static(ITI18_REQUEST.as_bytes());
+    const ID: &str = "urn:uuid:a02ca8cd-86fa-4afc-a27c-16c183b20555";
+    let id_end = ITI18_REQUEST
+        .find(ID)
+        .map(|i| i + ID.len())
+        .ok_or_else(|| other("iti18-request.xml: no MessageID"))?;
+    let template = Bytes::from_static(ITI18_REQUEST.as_bytes());
     let mut senders = Vec::with_capacity(conns);
     for _ in 0..conns {
         senders.push(connect::<http_body_util::Full<Bytes>>(addr).await?);
@@ -162,12 +177,17 @@ pub async fn query(addr: SocketAddr, conns: usize, total: usize) -> io::Result<Q
     let start = Instant::now();
     let mut tasks = Vec::new();
     for mut s in senders {
-        let (next, body) = (next.clone(), body.clone());
+        let (next, template) = (next.clone(), template.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(total / conns + 1);
-            while next.fetch_add(1, Ordering::Relaxed) < total {
-                let full = http_body_util::Full::new(body.clone());
-                let req = request(addr, ITI18_CT, body.len() as u64, full)?;
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    break;
+                }
+                let body = iti18_body(&template, id_end, n);
+                let len = body.len() as u64;
+                let req = request(addr, ITI18_CT, len, http_body_util::Full::new(body))?;
                 let t = Instant::now();
                 exchange(&mut s, req).await?;
                 lat.push(t.elapsed().as_nanos() as u64);
