@@ -5,11 +5,16 @@
 //! outcome nor delays Found (the finder resumes quick-xml's NsReader between chunks, ITI TF-2
 //! Appendix V / WS-Addressing 1.0 headers). A whole body goes through the fast path when it
 //! is plain, and chunks of at most 64 bytes through the NsReader: chunking equivalence also
-//! checks that both scans agree.
+//! checks that both scans agree. A memo (`HeaderMemo`) never changes the outcome either:
+//! neither one remembered from the same body (a repeat) nor one from the ITI-18 fixture.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use triage_xds::{action_from_headers, parse_content_type, ActionFinder, FindState, XdsError};
+use triage_xds::{
+    action_from_headers, parse_content_type, ActionFinder, FindState, HeaderMemo, XdsError,
+};
+
+const ITI18: &[u8] = include_bytes!("../../../../fixtures/xds/iti18-request.xml");
 
 const CONTENT_TYPES: [&str; 6] = [
     "application/soap+xml; charset=UTF-8",
@@ -58,6 +63,15 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(whole, chunked, "chunk sizes {sizes:?} changed the outcome");
     assert_eq!(whole, bytewise, "byte-by-byte feeding changed the outcome");
     assert_ne!(whole, Ok(FindState::NeedMore), "finish() must decide");
+    // With a memo: of this very body (fed whole before), and of the ITI-18 fixture.
+    let mut first = ActionFinder::new(&ct, budget);
+    let _ = run(&mut first, body, &[]);
+    let mut fixture = ActionFinder::new(&ct, budget);
+    let _ = run(&mut fixture, ITI18, &[]);
+    for memo in [first.into_memo(), fixture.into_memo(), HeaderMemo::default()] {
+        let (again, _) = run(&mut ActionFinder::with_memo(&ct, budget, memo), body, &[]);
+        assert_eq!(whole, again, "a memo changed the outcome");
+    }
     // No delay: fed byte by byte, Found comes at the first prefix that has it.
     if matches!(bytewise, Ok(FindState::Found(_))) && at > 0 && action_from_headers(&ct).is_none() {
         let earlier = ActionFinder::new(&ct, budget).feed(&body[..at - 1]);
