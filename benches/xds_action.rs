@@ -1,13 +1,16 @@
 //! Criterion benches of the SOAP action lookup an `xds` service makes for every request whose
 //! Content-Type names no action: `parse_content_type` and [`ActionFinder`] over the ITI-18
 //! request fixture (plain SOAP 1.2, one chunk as it usually arrives, and drip-fed in 64-byte
-//! chunks) and over the ITI-41 MTOM fixture (root part located by boundary and `start`).
+//! chunks, and with a connection's `HeaderMemo` of the same header but another
+//! `wsa:MessageID`, as a client's next request; with a memo of another header, the
+//! worst case: headers that differ each time, scanned and remembered) and over the ITI-41 MTOM fixture (root part
+//! located by boundary and `start`).
 //!
 //! Run: `cargo bench --bench xds_action`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
-use triage_xds::{parse_content_type, ActionFinder, FindState};
+use triage_xds::{parse_content_type, ActionFinder, FindState, HeaderMemo};
 
 const ITI18: &[u8] = include_bytes!("../fixtures/xds/iti18-request.xml");
 const ITI18_CT: &str = "application/soap+xml; charset=UTF-8";
@@ -46,6 +49,41 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(ITI18.len() as u64));
     g.bench_function("iti18/one_chunk", |b| {
         b.iter(|| find(ITI18_CT, black_box(ITI18), 0))
+    });
+    let next = String::from_utf8_lossy(ITI18)
+        .replace(
+            "a02ca8cd-86fa-4afc-a27c-16c183b20555",
+            "00000000-0000-0000-0000-000000000002",
+        )
+        .into_bytes();
+    let ct = parse_content_type(ITI18_CT).expect("fixture Content-Type");
+    let mut f = ActionFinder::new(&ct, BUDGET);
+    assert!(matches!(f.feed(ITI18), Ok(FindState::Found(_))));
+    let mut memo: HeaderMemo = f.into_memo();
+    g.bench_function("iti18/repeat_header", |b| {
+        b.iter(|| {
+            let ct = parse_content_type(black_box(ITI18_CT)).expect("fixture Content-Type");
+            let mut f = ActionFinder::with_memo(&ct, BUDGET, std::mem::take(&mut memo));
+            let r = f.feed(black_box(&next));
+            memo = f.into_memo();
+            r
+        })
+    });
+    // Two headers in turn (another wsa:To): every request misses the memo.
+    let other = String::from_utf8_lossy(ITI18)
+        .replace("registry.example.invalid", "registry2.example.invalid")
+        .into_bytes();
+    let mut k = 0usize;
+    g.bench_function("iti18/changed_header", |b| {
+        b.iter(|| {
+            k += 1;
+            let body = if k % 2 == 0 { &other } else { &next };
+            let ct = parse_content_type(black_box(ITI18_CT)).expect("fixture Content-Type");
+            let mut f = ActionFinder::with_memo(&ct, BUDGET, std::mem::take(&mut memo));
+            let r = f.feed(black_box(body));
+            memo = f.into_memo();
+            r
+        })
     });
     g.bench_function("iti18/64_byte_chunks", |b| {
         b.iter(|| find(ITI18_CT, black_box(ITI18), 64))

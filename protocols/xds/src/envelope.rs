@@ -99,11 +99,18 @@ impl HeaderScanner {
     /// the `NsReader` (which a chunk-by-chunk re-try of the fast path would make quadratic).
     /// A repeat of the header `memo` remembers is answered from it; a header the fast scan
     /// reads is remembered.
-    pub(crate) fn scan_fast(&mut self, region: &[u8], memo: &mut HeaderMemo) -> Option<SoapInfo> {
+    pub(crate) fn scan_fast(
+        &mut self,
+        region: &[u8],
+        memo: Option<&mut HeaderMemo>,
+    ) -> Option<SoapInfo> {
         if self.fast_tried {
             return None;
         }
         self.fast_tried = true;
+        let Some(memo) = memo else {
+            return crate::fast::scan_shaped(region).map(|s| s.info);
+        };
         if let Some(info) = memo.answer(region) {
             return Some(info);
         }

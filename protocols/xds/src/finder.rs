@@ -82,7 +82,8 @@ pub struct ActionFinder {
     fed: usize,
     mode: Mode,
     scanner: HeaderScanner,
-    memo: HeaderMemo,
+    /// Only a finder made [`with_memo`](ActionFinder::with_memo) remembers.
+    memo: Option<HeaderMemo>,
 }
 
 impl ActionFinder {
@@ -90,13 +91,17 @@ impl ActionFinder {
     /// Content-Type itself (unsupported media type, charset, boundary) are
     /// reported by the first [`feed`](Self::feed).
     pub fn new(ct: &ContentType, header_budget: usize) -> Self {
-        Self::with_memo(ct, header_budget, HeaderMemo::default())
+        Self::make(ct, header_budget, None)
     }
 
     /// Like [`new`](Self::new), with the previous request's [`HeaderMemo`] (one per client
     /// connection: a header repeated from request to request is then not scanned again).
     /// [`into_memo`](Self::into_memo) gives it back, updated.
     pub fn with_memo(ct: &ContentType, header_budget: usize, memo: HeaderMemo) -> Self {
+        Self::make(ct, header_budget, Some(memo))
+    }
+
+    fn make(ct: &ContentType, header_budget: usize, memo: Option<HeaderMemo>) -> Self {
         let mode = match setup(ct) {
             Ok(m) => m,
             Err(e) => Mode::Done(Err(e)),
@@ -113,7 +118,7 @@ impl ActionFinder {
 
     /// The memo, with this request's header remembered if the fast scan read it.
     pub fn into_memo(self) -> HeaderMemo {
-        self.memo
+        self.memo.unwrap_or_default()
     }
 
     /// Total bytes fed so far.
@@ -135,7 +140,7 @@ impl ActionFinder {
             let r = step(
                 &mut self.mode,
                 &mut self.scanner,
-                &mut self.memo,
+                self.memo.as_mut(),
                 data,
                 self.fed,
                 self.budget,
@@ -185,7 +190,7 @@ impl ActionFinder {
         step(
             &mut self.mode,
             &mut self.scanner,
-            &mut self.memo,
+            self.memo.as_mut(),
             &self.buf,
             self.fed,
             self.budget,
@@ -199,7 +204,7 @@ impl ActionFinder {
 fn step(
     mode: &mut Mode,
     scanner: &mut HeaderScanner,
-    memo: &mut HeaderMemo,
+    memo: Option<&mut HeaderMemo>,
     data: &[u8],
     fed: usize,
     budget: usize,

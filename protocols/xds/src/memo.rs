@@ -11,7 +11,7 @@
 //! `NsReader`, see `fast`) would give. Anything else — another header, a WS-Security
 //! timestamp that changes, a header not complete in the region — is scanned as before.
 
-use crate::finder::SoapInfo;
+use crate::finder::{SoapInfo, SoapVersion};
 
 /// Headers longer than this are not remembered (the memo lives as long as the connection).
 const MAX_REMEMBERED: usize = 4096;
@@ -31,15 +31,22 @@ pub struct HeaderMemo {
     /// The remembered region up to the header's end.
     bytes: Vec<u8>,
     message_id: Option<(usize, usize)>,
-    info: Option<SoapInfo>,
+    /// The header's action and SOAP version (its MessageID is read from each repeat).
+    info: Option<(Option<String>, SoapVersion)>,
 }
 
 impl HeaderMemo {
     /// The answer for `region` if it repeats the remembered header (see the module docs).
     pub(crate) fn answer(&self, region: &[u8]) -> Option<SoapInfo> {
-        let info = self.info.as_ref()?;
+        let (action, soap_version) = self.info.as_ref()?;
+        let answer = |message_id| SoapInfo {
+            action: action.clone(),
+            message_id,
+            soap_version: *soap_version,
+        };
         let Some((v0, v1)) = self.message_id else {
-            return (region.get(..self.bytes.len())? == self.bytes).then(|| info.clone());
+            // No MessageID text: the same bytes, the same (empty) answer.
+            return (region.get(..self.bytes.len())? == self.bytes).then(|| answer(None));
         };
         if region.get(..v0)? != &self.bytes[..v0] {
             return None;
@@ -51,11 +58,7 @@ impl HeaderMemo {
             return None;
         }
         let text = std::str::from_utf8(&region[v0..t1]).ok()?.trim();
-        Some(SoapInfo {
-            action: info.action.clone(),
-            message_id: (!text.is_empty()).then(|| text.to_string()),
-            soap_version: info.soap_version,
-        })
+        Some(answer((!text.is_empty()).then(|| text.to_string())))
     }
 
     /// Remembers what the fast scan found in `region` (nothing for a header too long).
@@ -67,7 +70,7 @@ impl HeaderMemo {
         self.bytes.clear();
         self.bytes.extend_from_slice(head);
         self.message_id = s.message_id;
-        self.info = Some(s.info.clone());
+        self.info = Some((s.info.action.clone(), s.info.soap_version));
     }
 }
 
