@@ -13,8 +13,10 @@
 
 use crate::finder::{SoapInfo, SoapVersion};
 
-/// Headers longer than this are not remembered (the memo lives as long as the connection).
-const MAX_REMEMBERED: usize = 4096;
+/// Headers longer than this are not remembered: the memo lives as long as the connection
+/// (hyper's buffers for it are 8 KiB and more). WS-Addressing headers are well below it; the
+/// long ones, WS-Security's, change from request to request and would not repeat anyway.
+const MAX_REMEMBERED: usize = 2048;
 
 /// What the fast scan found, and where.
 pub(crate) struct Scanned {
