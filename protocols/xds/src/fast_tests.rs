@@ -2,29 +2,12 @@
 //! the `NsReader` scan's, on the fixtures, on hand-made envelopes and on mutations of them.
 
 use super::scan;
-use crate::envelope::{HeaderScanner, Scan};
-use crate::finder::SoapInfo;
+use crate::test_inputs::{mutate, slow, FIXTURES};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-
-const FIXTURES: [&[u8]; 5] = [
-    include_bytes!("../../../fixtures/xds/iti18-request.xml"),
-    include_bytes!("../../../fixtures/xds/iti42-request.xml"),
-    include_bytes!("../../../fixtures/xds/iti43-request.xml"),
-    include_bytes!("../../../fixtures/xds/soap11-request.xml"),
-    include_bytes!("../../../fixtures/xds/no-header.xml"),
-];
+use rand::SeedableRng;
 
 const S12: &str = "http://www.w3.org/2003/05/soap-envelope";
 const WSA: &str = "http://www.w3.org/2005/08/addressing";
-
-/// The `NsReader` scan of a complete envelope (the fast path is not taken here).
-fn slow(b: &[u8]) -> Option<SoapInfo> {
-    match HeaderScanner::default().scan_xml(b, 0, true) {
-        Ok(Scan::Done(info)) => Some(info),
-        _ => None,
-    }
-}
 
 fn agree(b: &[u8]) -> bool {
     match scan(b) {
@@ -102,7 +85,6 @@ fn gives_up_on_what_it_cannot_be_sure_of() {
 
 #[test]
 fn agrees_with_the_ns_reader_on_mutations() {
-    const BYTES: &[u8] = b"<>/&:=\"' \r\n\t!?-[]xsawe;\xC3\xA9\xFF";
     // Seeded: the same mutations on every run (a failure prints its input).
     let mut rng = StdRng::seed_from_u64(0x9E37_79B9_7F4A_7C15);
     let mut bases: Vec<Vec<u8>> = FIXTURES.iter().map(|f| f.to_vec()).collect();
@@ -110,18 +92,7 @@ fn agrees_with_the_ns_reader_on_mutations() {
     let (mut answered, mut total) = (0, 0);
     for base in &bases {
         for _ in 0..3000 {
-            let mut m = base.clone();
-            for _ in 0..1 + rng.random_range(0..3) {
-                let at = rng.random_range(0..m.len() + 1);
-                match rng.random_range(0..3) {
-                    0 if at < m.len() => m[at] = BYTES[rng.random_range(0..BYTES.len())],
-                    1 => m.insert(at, BYTES[rng.random_range(0..BYTES.len())]),
-                    _ if at < m.len() => {
-                        m.remove(at);
-                    }
-                    _ => {}
-                }
-            }
+            let m = mutate(&mut rng, base);
             total += 1;
             answered += usize::from(scan(&m).is_some());
             assert!(agree(&m), "{:?}", String::from_utf8_lossy(&m));

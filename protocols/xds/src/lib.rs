@@ -34,6 +34,8 @@ mod responder;
 mod response;
 mod small;
 mod tail;
+#[cfg(test)]
+mod test_inputs;
 mod xml;
 
 pub use builder::build_iti18_get_documents;

@@ -2,28 +2,13 @@
 //! `NsReader` scan's, for new `wsa:MessageID` texts and for mutations of remembered headers.
 
 use super::HeaderMemo;
-use crate::envelope::{HeaderScanner, Scan};
 use crate::fast::scan_shaped;
-use crate::finder::SoapInfo;
+use crate::test_inputs::{mutate, slow, FIXTURES};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
-const ITI18: &[u8] = include_bytes!("../../../fixtures/xds/iti18-request.xml");
-const FIXTURES: [&[u8]; 5] = [
-    ITI18,
-    include_bytes!("../../../fixtures/xds/iti42-request.xml"),
-    include_bytes!("../../../fixtures/xds/iti43-request.xml"),
-    include_bytes!("../../../fixtures/xds/soap11-request.xml"),
-    include_bytes!("../../../fixtures/xds/no-header.xml"),
-];
+const ITI18: &[u8] = FIXTURES[0];
 const ITI18_ID: &str = "urn:uuid:a02ca8cd-86fa-4afc-a27c-16c183b20555";
-
-fn slow(b: &[u8]) -> Option<SoapInfo> {
-    match HeaderScanner::default().scan_xml(b, 0, true) {
-        Ok(Scan::Done(info)) => Some(info),
-        _ => None,
-    }
-}
 
 fn primed(b: &[u8]) -> HeaderMemo {
     let mut m = HeaderMemo::default();
@@ -69,24 +54,12 @@ fn a_repeat_with_a_new_message_id_is_answered_as_the_ns_reader_does() {
 
 #[test]
 fn answers_agree_with_the_ns_reader_on_mutations() {
-    const BYTES: &[u8] = b"<>/&:=\"' \r\n\t!?-[]xsawe;\xC3\xA9\xFF";
     let mut rng = StdRng::seed_from_u64(0x005E_ED0F_11E5);
     let (mut answered, mut total) = (0, 0);
     for base in FIXTURES {
         let memo = primed(base);
         for _ in 0..3000 {
-            let mut m = base.to_vec();
-            for _ in 0..1 + rng.random_range(0..3) {
-                let at = rng.random_range(0..m.len() + 1);
-                match rng.random_range(0..3) {
-                    0 if at < m.len() => m[at] = BYTES[rng.random_range(0..BYTES.len())],
-                    1 => m.insert(at, BYTES[rng.random_range(0..BYTES.len())]),
-                    _ if at < m.len() => {
-                        m.remove(at);
-                    }
-                    _ => {}
-                }
-            }
+            let m = mutate(&mut rng, base);
             total += 1;
             if let Some(got) = memo.answer(&m) {
                 answered += 1;
