@@ -50,12 +50,12 @@ impl HeaderMemo {
             // No MessageID text: the same bytes, the same (empty) answer.
             return (region.get(..self.bytes.len())? == self.bytes).then(|| answer(None));
         };
-        if region.get(..v0)? != &self.bytes[..v0] {
+        if region.get(..v0)? != self.bytes.get(..v0)? {
             return None;
         }
         let text_len = memchr::memchr3(b'<', b'&', b'\r', region.get(v0..)?)?;
         let t1 = v0 + text_len;
-        let rest = &self.bytes[v1..];
+        let rest = self.bytes.get(v1..)?;
         if region[t1] != b'<' || region.get(t1..t1 + rest.len())? != rest {
             return None;
         }
