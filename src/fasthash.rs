@@ -1,13 +1,16 @@
-//! A small non-keyed hasher (the multiply-rotate of rustc's FxHash) for maps whose keys are
-//! few and not chosen by clients: a service's pools by name, and the idle server connections
-//! by server address. SipHash's resistance to chosen-key collisions is not needed there, and
-//! it cost ≈700 instructions per XDS request (seven runs over socket addresses and a pool
-//! name, under callgrind in `benches/load_xds.rs`). Where a PROXY header puts client
-//! addresses into the idle-connection key, the map drops a key's entry once its list is
-//! empty, so it stays as small as the connections it holds.
+//! A small hasher (the multiply-rotate of rustc's FxHash, started from a per-process random
+//! seed) for maps whose keys are few and mostly from the configuration: a service's pools by
+//! name, and the idle server connections by server address. SipHash cost ≈700 instructions
+//! per XDS request there (seven runs over socket addresses and a pool name, under callgrind
+//! in `benches/load_xds.rs`). Where a PROXY header puts client addresses into the
+//! idle-connection key, the seed keeps a client from computing colliding addresses ahead of
+//! time, and the map drops a key's entry once its list is empty, so it stays as small as the
+//! connections it holds.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
 
 /// See the module docs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -62,17 +65,35 @@ impl Hasher for FastHasher {
     }
 }
 
+/// Builds [`FastHasher`]s from the process's seed.
+#[derive(Clone, Copy, Debug)]
+pub struct FastState(u64);
+
+impl Default for FastState {
+    fn default() -> Self {
+        static SEED: OnceLock<u64> = OnceLock::new();
+        FastState(*SEED.get_or_init(|| RandomState::new().hash_one(0u64)))
+    }
+}
+
+impl BuildHasher for FastState {
+    type Hasher = FastHasher;
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(self.0)
+    }
+}
+
 /// A `HashMap` with [`FastHasher`].
-pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+pub type FastMap<K, V> = HashMap<K, V, FastState>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::hash::{BuildHasher, Hash};
+    use std::hash::Hash;
     use std::net::SocketAddr;
 
     fn hash<T: Hash>(t: &T) -> u64 {
-        BuildHasherDefault::<FastHasher>::default().hash_one(t)
+        FastState::default().hash_one(t)
     }
 
     #[test]
@@ -92,7 +113,7 @@ mod tests {
                 assert_ne!(x, y);
             }
         }
-        // Same input, same hash (no per-map key).
+        // Same input, same hash (one seed per process).
         assert_eq!(
             hash(&a),
             hash(&"127.0.0.1:8080".parse::<SocketAddr>().unwrap())
