@@ -12,15 +12,16 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
 
-/// See the module docs.
-#[derive(Clone, Copy, Debug, Default)]
+/// See the module docs; made by [`FastState`], from the process's seed.
+#[derive(Clone, Copy, Debug)]
 pub struct FastHasher(u64);
 
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+/// FxHash's multiplier.
+const MULTIPLIER: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
 impl FastHasher {
     fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(MULTIPLIER);
     }
 }
 

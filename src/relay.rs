@@ -237,7 +237,8 @@ pub(crate) async fn watchdog(last: &AtomicU64, epoch: Instant, limit: Duration) 
     }
 }
 
-/// Two ends of a loopback TCP connection, for the tests of the relays and PDU readers.
+/// Two ends of a loopback TCP connection, for the tests of the relays, PDU readers and
+/// connection pools.
 #[cfg(test)]
 pub(crate) async fn test_pair() -> (TcpStream, TcpStream) {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -23,13 +23,6 @@ async fn read_to_close(s: &mut TcpStream) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn head(len: usize) -> String {
-    format!(
-        "POST /xds HTTP/1.1\r\nHost: x\r\nContent-Type: application/soap+xml; charset=UTF-8\r\n\
-         Content-Length: {len}\r\n\r\n"
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_head_that_never_completes_is_cut() {
     let b = Backends::start().await;
@@ -51,7 +44,9 @@ async fn a_soap_header_that_never_arrives_is_a_sender_fault() {
     let body = std::fs::read_to_string(fixture("iti18-request.xml")).unwrap();
     let mut s = TcpStream::connect(listen(&rt, "xds")).await.unwrap();
     // The head and the envelope's first 100 bytes, then nothing.
-    s.write_all(head(body.len()).as_bytes()).await.unwrap();
+    s.write_all(soap_post_head(body.len()).as_bytes())
+        .await
+        .unwrap();
     s.write_all(&body.as_bytes()[..100]).await.unwrap();
     let got = read_to_close(&mut s).await;
     assert!(got.starts_with("HTTP/1.1 400"), "{got:?}");
@@ -73,7 +68,7 @@ async fn keep_alive_requests_each_within_the_limit_all_get_through() {
     for i in 0..5 {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let (a, z) = body.split_at(body.len() / 2);
-        s.write_all(format!("{}{a}", head(body.len())).as_bytes())
+        s.write_all(format!("{}{a}", soap_post_head(body.len())).as_bytes())
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(250)).await;

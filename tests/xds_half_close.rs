@@ -23,11 +23,7 @@ async fn a_half_closed_client_still_gets_the_answer() {
     }
     let rt = start(&config(&b, "")).await;
     let body = std::fs::read_to_string(fixture("iti18-request.xml")).unwrap();
-    let head = format!(
-        "POST /xds HTTP/1.1\r\nHost: x\r\nContent-Type: application/soap+xml; charset=UTF-8\r\n\
-         Content-Length: {}\r\n\r\n",
-        body.len()
-    );
+    let head = soap_post_head(body.len());
     let got = half_closed_exchange(listen(&rt, "xds"), format!("{head}{body}").as_bytes()).await;
     assert!(got.starts_with("HTTP/1.1 200"), "{got:?}");
     assert!(got.contains("ResponseStatusType:Success"), "{got:?}");

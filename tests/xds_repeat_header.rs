@@ -14,11 +14,7 @@ use xds_support::*;
 const ID: &str = "urn:uuid:a02ca8cd-86fa-4afc-a27c-16c183b20555";
 
 fn request(body: &str) -> String {
-    format!(
-        "POST /xds HTTP/1.1\r\nHost: x\r\nContent-Type: application/soap+xml; charset=UTF-8\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
+    format!("{}{body}", soap_post_head(body.len()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

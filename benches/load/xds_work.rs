@@ -1,8 +1,9 @@
 //! The XDS harness's clients (hyper HTTP/1.1, keep-alive, on the harness's runtime):
 //! `query`, N connections each sending ITI-18 SOAP 1.2 requests (the fixture
-//! `iti18-request.xml`, each request with its own `wsa:MessageID`) back to back; and `upload`, ITI-41 MTOM uploads on one connection,
-//! the body generated on the fly (the fixture's root part, one large `application/octet-stream`
-//! document part made of one reused chunk, the closing boundary) and sent with Content-Length.
+//! `iti18-request.xml`, each request with its own `wsa:MessageID`) back to back; and
+//! `upload`, ITI-41 MTOM uploads on one connection, the body generated on the fly (the
+//! fixture's root part, one large `application/octet-stream` document part made of one
+//! reused chunk, the closing boundary) and sent with Content-Length.
 //! Neither carries the action in the Content-Type, so triage reads it from the envelope (plain
 //! or the MTOM root part), its harder path.
 

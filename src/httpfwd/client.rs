@@ -199,12 +199,15 @@ impl HttpBackends {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::net::{TcpListener, TcpStream};
+    use tokio::net::TcpStream;
 
-    /// A ready sender on a connection to `l`, and the server's side of it.
-    async fn sender(l: &TcpListener) -> (SendRequest<ReplayBody>, TcpStream) {
-        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-        let (server_side, _) = l.accept().await.unwrap();
+    /// The server address in the keys (the connections themselves go to test listeners).
+    const SERVER: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
+
+    /// A ready sender on a loopback connection, and the server's side of it.
+    async fn sender() -> (SendRequest<ReplayBody>, TcpStream) {
+        let (c, server_side) = crate::relay::test_pair().await;
         let (mut s, conn) = http1::handshake(TokioIo::new(c)).await.unwrap();
         tokio::spawn(conn);
         // As `recycle` keeps it: ready for a request.
@@ -212,9 +215,21 @@ mod tests {
         (s, server_side)
     }
 
-    fn proxied(server: SocketAddr, client_port: u16) -> Key {
+    /// The key of a connection that sent a PROXY header for client port `client_port`.
+    fn proxied(client_port: u16) -> Key {
         let client = SocketAddr::from(([10, 0, 0, 1], client_port));
-        (server, Some((client, server)))
+        (SERVER, Some((client, SERVER)))
+    }
+
+    /// One kept connection per client port; returns the server sides (dropping one ends it).
+    async fn keep_clients(b: &HttpBackends, ports: std::ops::Range<u16>) -> Vec<TcpStream> {
+        let mut server_sides = Vec::new();
+        for port in ports {
+            let (s, server_side) = sender().await;
+            b.keep(proxied(port), s);
+            server_sides.push(server_side);
+        }
+        server_sides
     }
 
     fn keys(b: &HttpBackends) -> usize {
@@ -223,29 +238,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_key_goes_when_its_last_connection_is_taken() {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let b = HttpBackends::default();
-        let k = proxied(l.local_addr().unwrap(), 40000);
-        let (s, _server) = sender(&l).await;
-        b.keep(k, s);
+        let _server = keep_clients(&b, 40000..40001).await;
         assert_eq!((keys(&b), b.idle_count()), (1, 1));
-        assert!(b.take(&k).is_some());
+        assert!(b.take(&proxied(40000)).is_some());
         assert_eq!(keys(&b), 0);
-        assert!(b.take(&k).is_none());
+        assert!(b.take(&proxied(40000)).is_none());
     }
 
     #[tokio::test]
     async fn keys_of_closed_connections_are_swept_as_the_map_grows() {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let at = l.local_addr().unwrap();
         let b = HttpBackends::default();
         // One client connection each (a PROXY header's client address), then they all end.
-        let mut server_sides = Vec::new();
-        for port in 0..40 {
-            let (s, server_side) = sender(&l).await;
-            b.keep(proxied(at, 40000 + port), s);
-            server_sides.push(server_side);
-        }
+        let server_sides = keep_clients(&b, 40000..40040).await;
         assert_eq!(b.idle_count(), 40);
         drop(server_sides);
         while b.idle_count() > 0 {
@@ -254,12 +259,7 @@ mod tests {
         // Swept at 17 keys (all alive then), not since: the 40 dead keys are still there.
         assert_eq!(keys(&b), 40);
         // New clients: the map sweeps the dead keys instead of growing without end.
-        let mut live = Vec::new();
-        for port in 100..200 {
-            let (s, server_side) = sender(&l).await;
-            b.keep(proxied(at, 40000 + port), s);
-            live.push(server_side);
-        }
+        let _live = keep_clients(&b, 40100..40200).await;
         assert_eq!(b.idle_count(), 100);
         assert_eq!(keys(&b), 100, "dead keys kept");
     }

@@ -35,9 +35,7 @@ async fn answer(req: Request<Incoming>) -> Response<ProxyBody> {
     if req.method() != hyper::Method::POST {
         return soap(StatusCode::OK, "text/plain", "triage XDS simulator\n");
     }
-    // No memo across requests: the simulator answers from a fresh scan each time.
-    let memo = std::sync::Mutex::default();
-    let found = crate::proto::xds_find_action(req, xds::DEFAULT_HEADER_BUDGET, &memo).await;
+    let found = crate::proto::xds_find_action(req, xds::DEFAULT_HEADER_BUDGET, None).await;
     let (action, message_id, body) = match found {
         Ok((f, req)) => (
             f.action.unwrap_or_default(),

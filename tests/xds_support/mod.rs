@@ -276,6 +276,15 @@ pub fn url(addr: std::net::SocketAddr, path: &str) -> String {
     format!("http://{addr}{path}")
 }
 
+/// The head of a plain SOAP 1.2 POST (no action in the Content-Type) with a `len`-byte body,
+/// for the raw TCP clients.
+pub fn soap_post_head(len: usize) -> String {
+    format!(
+        "POST /xds HTTP/1.1\r\nHost: x\r\nContent-Type: application/soap+xml; charset=UTF-8\r\n\
+         Content-Length: {len}\r\n\r\n"
+    )
+}
+
 /// One HTTP/1.1 response with a Content-Length body.
 pub async fn read_response(s: &mut tokio::net::TcpStream) -> String {
     use tokio::io::AsyncReadExt;

@@ -86,18 +86,23 @@ pub fn parse_content_type(value: &str) -> Result<ContentType, XdsError> {
         rest = rest[eq + 1..].trim_start_matches(is_lws);
         // Only the parameters kept are copied.
         let is = |known: &str| name.eq_ignore_ascii_case(known);
-        let mut slot = match name.len() {
-            6 if is("action") => Some(&mut ct.action),
-            8 if is("boundary") => Some(&mut ct.boundary),
-            5 if is("start") => Some(&mut ct.start),
-            10 if is("start-info") => Some(&mut ct.start_info),
-            7 if is("charset") => Some(&mut ct.charset),
-            _ => None,
+        let slot = if is("action") {
+            Some(&mut ct.action)
+        } else if is("boundary") {
+            Some(&mut ct.boundary)
+        } else if is("start") {
+            Some(&mut ct.start)
+        } else if is("start-info") {
+            Some(&mut ct.start_info)
+        } else if is("charset") {
+            Some(&mut ct.charset)
+        } else {
+            None
         }
         .filter(|slot| slot.is_none());
         if let Some(quoted) = rest.strip_prefix('"') {
             let (v, used) = read_quoted(quoted).ok_or_else(|| bad("unterminated quoted-string"))?;
-            if let Some(slot) = slot.take() {
+            if let Some(slot) = slot {
                 *slot = Some(v);
             }
             rest = &quoted[used..];
@@ -113,7 +118,7 @@ pub fn parse_content_type(value: &str) -> Result<ContentType, XdsError> {
             if v.is_empty() || memchr::memchr3(b'"', b' ', b'\t', v.as_bytes()).is_some() {
                 return Err(bad("invalid unquoted parameter value"));
             }
-            if let Some(slot) = slot.take() {
+            if let Some(slot) = slot {
                 *slot = Some(v.to_string());
             }
             rest = &rest[end..];

@@ -108,14 +108,13 @@ impl HeaderScanner {
             return None;
         }
         self.fast_tried = true;
-        let Some(memo) = memo else {
-            return crate::fast::scan_shaped(region).map(|s| s.info);
-        };
-        if let Some(info) = memo.answer(region) {
+        if let Some(info) = memo.as_deref().and_then(|m| m.answer(region)) {
             return Some(info);
         }
         let s = crate::fast::scan_shaped(region)?;
-        memo.remember(region, &s);
+        if let Some(memo) = memo {
+            memo.remember(region, &s);
+        }
         Some(s.info)
     }
 
@@ -341,10 +340,7 @@ impl HeaderScanner {
         let local = e.local_name();
         let local = local.as_ref();
         let parent = self.stack.last().map(|o| o.kind);
-        let soap_ns = match self.version {
-            Some(SoapVersion::V11) => Ns::Soap11,
-            _ => Ns::Soap12,
-        };
+        let soap_ns = self.version.map_or(Ns::Soap12, Ns::of_version);
         let kind = match parent {
             None => {
                 if !(ns.is_soap() && local == "Envelope") {

@@ -18,8 +18,8 @@
 use crate::envelope::MAX_DEPTH;
 use crate::finder::{SoapInfo, SoapVersion};
 use crate::memo::Scanned;
-use crate::ns::{SOAP11_NS, SOAP12_NS, WSA_NS};
 use crate::small::Small;
+use crate::xml::Ns;
 
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 enum Kind {
@@ -31,40 +31,8 @@ enum Kind {
     Other,
 }
 
-/// The namespaces the scan tells apart, known when a prefix is bound (one comparison per
-/// declaration instead of per element).
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-enum Ns {
-    Soap12,
-    Soap11,
-    Wsa,
-    #[default]
-    Other,
-}
-
-impl Ns {
-    fn of(uri: &[u8]) -> Ns {
-        if uri == SOAP12_NS.as_bytes() {
-            Ns::Soap12
-        } else if uri == SOAP11_NS.as_bytes() {
-            Ns::Soap11
-        } else if uri == WSA_NS.as_bytes() {
-            Ns::Wsa
-        } else {
-            Ns::Other
-        }
-    }
-
-    fn of_version(v: SoapVersion) -> Ns {
-        match v {
-            SoapVersion::V12 => Ns::Soap12,
-            SoapVersion::V11 => Ns::Soap11,
-        }
-    }
-}
-
 /// A namespace declaration in scope: the prefix ("" for the default namespace) and what it
-/// is bound to.
+/// is bound to, known when it is bound (one URI comparison per declaration, not per element).
 type Binding<'a> = (&'a [u8], Ns);
 
 #[derive(Clone, Copy, Default)]
@@ -361,12 +329,12 @@ fn start_tag<'a>(b: &'a [u8], i: usize, bindings: &mut Small<Binding<'a>>) -> Op
         names[count] = (a0, a1);
         count += 1;
         if attr == b"xmlns" {
-            bindings.push((b"", Ns::of(value)))?;
+            bindings.push((b"", Ns::of_uri(value)))?;
         } else if let Some(prefix) = attr.strip_prefix(b"xmlns:") {
             if value.is_empty() || prefix.starts_with(b"xml") || prefix.contains(&b':') {
                 return None;
             }
-            bindings.push((prefix, Ns::of(value)))?;
+            bindings.push((prefix, Ns::of_uri(value)))?;
         } else if attr.starts_with(b"xml") && !attr.starts_with(b"xml:") {
             return None;
         }
@@ -375,15 +343,14 @@ fn start_tag<'a>(b: &'a [u8], i: usize, bindings: &mut Small<Binding<'a>>) -> Op
 }
 
 /// The namespace of an element name's prefix ("" for none); `None` (give up) for an
-/// undeclared prefix or a `xml:`/`xmlns:` one. No prefix and no default namespace: none of
-/// the known ones.
+/// undeclared prefix or a `xml:`/`xmlns:` one. No prefix and no default namespace: none.
 fn resolve(prefix: &[u8], bindings: &[Binding<'_>]) -> Option<Ns> {
     if prefix.starts_with(b"xml") {
         return None;
     }
     match bindings.iter().rev().find(|(p, _)| same(p, prefix)) {
         Some(&(_, ns)) => Some(ns),
-        None if prefix.is_empty() => Some(Ns::Other),
+        None if prefix.is_empty() => Some(Ns::None),
         None => None,
     }
 }

@@ -15,10 +15,12 @@ use quick_xml::reader::Config;
 use quick_xml::NsReader;
 
 use crate::error::XdsError;
+use crate::finder::SoapVersion;
 use crate::ns::{QUERY_NS, RS_NS, SOAP11_NS, SOAP12_NS, WSA_NS};
 
-/// Namespaces this crate cares about, resolved from a [`ResolveResult`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Namespaces this crate cares about, resolved from a [`ResolveResult`] (or, by the fast
+/// header scan, from its own bindings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Ns {
     Soap11,
     Soap12,
@@ -26,6 +28,7 @@ pub(crate) enum Ns {
     Query,
     Rs,
     /// Bound to some other namespace.
+    #[default]
     Other,
     /// No namespace (no prefix and no default namespace).
     None,
@@ -36,16 +39,31 @@ pub(crate) enum Ns {
 impl Ns {
     pub(crate) fn classify(r: &ResolveResult<'_>) -> Ns {
         match r {
-            ResolveResult::Bound(ns) => match ns.as_ref() {
-                SOAP12_NS => Ns::Soap12,
-                SOAP11_NS => Ns::Soap11,
-                WSA_NS => Ns::Wsa,
-                QUERY_NS => Ns::Query,
-                RS_NS => Ns::Rs,
-                _ => Ns::Other,
-            },
+            ResolveResult::Bound(ns) => Ns::of_uri(ns.as_ref().as_bytes()),
             ResolveResult::Unbound => Ns::None,
             ResolveResult::Unknown(_) => Ns::Undeclared,
+        }
+    }
+
+    /// The namespace a URI names.
+    pub(crate) fn of_uri(uri: &[u8]) -> Ns {
+        [
+            (SOAP12_NS, Ns::Soap12),
+            (SOAP11_NS, Ns::Soap11),
+            (WSA_NS, Ns::Wsa),
+            (QUERY_NS, Ns::Query),
+            (RS_NS, Ns::Rs),
+        ]
+        .into_iter()
+        .find_map(|(u, ns)| (uri == u.as_bytes()).then_some(ns))
+        .unwrap_or(Ns::Other)
+    }
+
+    /// The envelope namespace of a SOAP version.
+    pub(crate) fn of_version(v: SoapVersion) -> Ns {
+        match v {
+            SoapVersion::V12 => Ns::Soap12,
+            SoapVersion::V11 => Ns::Soap11,
         }
     }
 

@@ -37,12 +37,12 @@ fn bad(reason: impl Into<String>) -> FindError {
     }
 }
 
-/// `memo` is the client connection's (see [`HeaderMemo`]): taken for the request, given back
-/// updated.
+/// `memo` is the client connection's (see [`HeaderMemo`]), taken for the request and given
+/// back updated; `None` when nothing is to be remembered.
 pub async fn find(
     req: Request<Incoming>,
     budget: usize,
-    memo: &Mutex<HeaderMemo>,
+    memo: Option<&Mutex<HeaderMemo>>,
 ) -> Result<(Found, Request<ReplayBody>), FindError> {
     let (parts, body) = req.into_parts();
     let ct_value = parts
@@ -61,6 +61,9 @@ pub async fn find(
             Request::from_parts(parts, ReplayBody::new(Vec::new(), Some(body))),
         ));
     }
+    let Some(memo) = memo else {
+        return read_header(&mut ActionFinder::new(&ct, budget), parts, body).await;
+    };
     let taken = std::mem::take(&mut *memo.lock().unwrap_or_else(|e| e.into_inner()));
     let mut finder = ActionFinder::with_memo(&ct, budget, taken);
     let r = read_header(&mut finder, parts, body).await;

@@ -192,7 +192,7 @@ async fn handle(
         let limit = handshake_timeout(svc);
         match pc
             .timer
-            .within(limit, action::find(req, budget, &pc.memo))
+            .within(limit, action::find(req, budget, Some(&pc.memo)))
             .await
         {
             Some(Ok(x)) => x,
