@@ -8,7 +8,7 @@
 //! - [`proto`]: one handler per protocol; [`relay`]: the shared byte relay;
 //! - [`pool`]: servers, selection, persistence; [`health`]: checks and their scheduler;
 //! - [`upstream`]: connecting with redispatch; [`proxy_protocol`]: PROXY headers;
-//! - [`sim`]: built-in simulated backends;
+//! - [`sim`]: built-in simulated backends; [`logging`]: the log line and its batched writer;
 //! - [`admin`]: the admin HTTP API and System Overview page; [`metrics`]: Prometheus metrics.
 #![forbid(unsafe_code)]
 
@@ -24,6 +24,7 @@ pub mod health;
 pub mod hl7;
 pub mod httpfwd;
 pub mod listener;
+pub mod logging;
 pub mod metrics;
 pub mod metrics_cache;
 pub mod pool;

@@ -103,7 +103,7 @@ impl Drop for Active {
 
 fn dispatch(conn: Conn, shared: &Shared) {
     let svc = conn.service.clone();
-    let span = tracing::info_span!("conn", service = %svc.name(), protocol = svc.spec.protocol.as_str(), peer = %conn.peer, calling_ae = tracing::field::Empty);
+    let span = tracing::info_span!("conn", service = %svc.name(), protocol = svc.spec.protocol.as_str(), peer = %crate::logging::Addr(conn.peer), calling_ae = tracing::field::Empty);
     let refusal = if !svc.allows(conn.peer.ip()) {
         Some(Refusal::NotAllowed)
     } else if svc.stats.active() >= svc.spec.max_connections {

@@ -81,26 +81,21 @@ fn admin_cmd(a: &AdminArgs, change: Option<(&str, &str, &str)>) -> ExitCode {
     }
 }
 
-fn init_logging() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    // Colour only on a terminal: a log file or journal gets plain text (and the escapes cost
-    // formatting time on every line).
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+/// `triage run`; its errors go to standard error after the log lines before them.
+fn run(flag: Option<PathBuf>) -> ExitCode {
+    triage::logging::init();
+    let code = run_logged(flag);
+    triage::logging::flush();
+    code
 }
 
-fn run(flag: Option<PathBuf>) -> ExitCode {
-    init_logging();
+fn run_logged(flag: Option<PathBuf>) -> ExitCode {
     let path = choose_config(flag);
     let config = match &path {
         Some(p) => match Config::load(p) {
             Ok(c) => c,
             Err(e) => {
+                triage::logging::flush();
                 for l in e.lines() {
                     eprintln!("{l}");
                 }
@@ -113,6 +108,7 @@ fn run(flag: Option<PathBuf>) -> ExitCode {
     let rt = match gateway_runtime() {
         Ok(rt) => rt,
         Err(e) => {
+            triage::logging::flush();
             eprintln!("triage: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
@@ -120,6 +116,7 @@ fn run(flag: Option<PathBuf>) -> ExitCode {
     match rt.block_on(serve(config, path)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            triage::logging::flush();
             eprintln!("triage: {e:#}");
             ExitCode::FAILURE
         }
@@ -151,6 +148,9 @@ async fn serve(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
     let gw = Runtime::start(config, path)
         .await
         .context("start-up failed")?;
+    // The start-up lines (which configuration, what listens where) out now, not with the
+    // first batch.
+    triage::logging::flush();
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
@@ -159,7 +159,7 @@ async fn serve(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => match gw.reload().await {
-                Ok(()) => {}
+                Ok(()) => triage::logging::flush(),
                 Err(e) => tracing::error!("reload refused, the running configuration stays:\n{e}"),
             },
         }
