@@ -26,7 +26,8 @@ const MAX_AC: u32 = 1024 * 1024;
 /// How forwarding ended.
 #[derive(Debug)]
 pub enum Outcome {
-    /// A server accepted; `ac` is ready for the client (called AE restored).
+    /// A server accepted; `ac` is ready for the client (called AE restored), followed by what
+    /// the server sent right after it; a pooled buffer.
     Accepted {
         server: TcpStream,
         lease: Lease,
@@ -107,7 +108,7 @@ pub async fn forward(
                 return Outcome::ClientGone(ev);
             }
         };
-        let (answer, after) = match answer {
+        let answer = match answer {
             Ok(a) => a,
             Err(e) => {
                 attempts.failed(lease, server_err(format!("no association answer: {e}")));
@@ -116,23 +117,23 @@ pub async fn forward(
         };
         match answer.pdu_type {
             PduType::AssociateAc => {
-                let mut ac = Vec::from(answer.bytes);
+                // What the server sent right after its AC goes to the client right after it:
+                // the buffer holds both, in order.
+                let mut ac = answer.bytes;
                 if rewritten {
                     restore_called_ae(&mut ac, &original);
                 }
-                // What the server sent right after its AC goes to the client right after it.
-                ac.extend_from_slice(&after);
                 return Outcome::Accepted { server, lease, ac };
             }
             PduType::AssociateRj => {
-                let rj = AssociateRj::parse(&answer.bytes).unwrap_or(AssociateRj::no_reason());
+                let rj = AssociateRj::parse(answer.pdu()).unwrap_or(AssociateRj::no_reason());
                 if rj.is_transient() {
                     attempts.failed(lease, server_err(format!("association rejected: {rj}")));
                     continue;
                 }
                 return Outcome::Rejected {
                     rj,
-                    pdu: answer.bytes.to_vec(),
+                    pdu: answer.pdu().to_vec(),
                     server: lease.server().name().to_string(),
                 };
             }

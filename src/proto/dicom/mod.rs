@@ -108,12 +108,12 @@ async fn client_gone(client: &TcpStream, svc: &Service, info: &codec::RqSummary,
     }
 }
 
-/// A received A-ASSOCIATE-RQ: its bytes, its summary, and whatever the client sent after it
-/// (nothing, unless it did not wait for the answer).
+/// A received A-ASSOCIATE-RQ: its bytes (a pooled buffer), its summary, and the first byte of
+/// whatever the client sent after it (none, unless it did not wait for the answer).
 struct Rq {
     bytes: Vec<u8>,
     info: codec::RqSummary,
-    early: Vec<u8>,
+    early: Option<u8>,
 }
 
 /// Reads and parses the A-ASSOCIATE-RQ (header and body usually in one read). On anything else
@@ -121,15 +121,13 @@ struct Rq {
 /// the failure is logged and counted.
 async fn read_rq(client: &mut TcpStream, svc: &Service, limit: Duration) -> Option<Rq> {
     let (reason, why) = match read_pdu_ahead(client, max_rq(svc), limit).await {
-        Ok((p, early)) if p.pdu_type == PduType::AssociateRq => {
-            match codec::summarize_associate_rq(&p.bytes) {
-                // The buffer the read allocated is unique: this takes it over without a copy.
+        Ok(p) if p.pdu_type == PduType::AssociateRq => {
+            match codec::summarize_associate_rq(p.pdu()) {
                 Ok(info) => {
-                    return Some(Rq {
-                        bytes: Vec::from(p.bytes),
-                        info,
-                        early,
-                    })
+                    let early = p.after().first().copied();
+                    let mut bytes = p.bytes;
+                    bytes.truncate(p.len);
+                    return Some(Rq { bytes, info, early });
                 }
                 Err(e) => (
                     codec::ABORT_REASON_INVALID_PARAMETER,
@@ -137,7 +135,7 @@ async fn read_rq(client: &mut TcpStream, svc: &Service, limit: Duration) -> Opti
                 ),
             }
         }
-        Ok((p, _)) => (
+        Ok(p) => (
             codec::ABORT_REASON_UNEXPECTED_PDU,
             format!("expected A-ASSOCIATE-RQ, got {:?}", p.pdu_type),
         ),
@@ -229,7 +227,7 @@ async fn serve(conn: Conn) {
     // A client that sent on after its request without waiting for the answer: A-ABORT is
     // the one PDU it may send now (PS3.8 §9.2, Sta5); anything else breaks protocol and gets
     // an A-ABORT (AA-8), as when it does so while the servers are tried.
-    if let Some(&first) = early.first() {
+    if let Some(first) = early {
         let ev = if first == PduType::Abort.as_u8() {
             ClientEvent::Aborted
         } else {
@@ -290,11 +288,12 @@ async fn serve(conn: Conn) {
             return;
         }
     };
-    // Held no longer than needed: an open association keeps neither PDU.
-    drop(rq);
+    // Held no longer than needed: an open association keeps neither PDU (their buffers go
+    // back to the pool for the next association).
+    crate::bufpool::give_vec(rq);
     let server_name = lease.server().name();
     let sent = write_all(&client, &ac).await;
-    drop(ac);
+    crate::bufpool::give_vec(ac);
     if let Err(e) = sent {
         tracing::info!(calling_ae = calling, called_ae = called, server = %server_name, error = %e, "client gone before the A-ASSOCIATE-AC");
         count(&svc, called, "aborted");

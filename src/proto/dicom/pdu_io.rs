@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 use tokio::net::TcpStream;
-use triage_dicom::{DicomError, PduDecoder, RawPdu, PDU_HEADER_LEN};
+use triage_dicom::{DicomError, PduDecoder, PduType, RawPdu, PDU_HEADER_LEN};
 
 /// Why no PDU could be read.
 #[derive(Debug, thiserror::Error)]
@@ -58,35 +58,64 @@ async fn read_header(
 
 /// Bytes asked for by the first read of [`read_pdu_ahead`]: a modality's whole A-ASSOCIATE-RQ
 /// (storescu's 128 presentation contexts: 9.6 KiB) and the server's A-ASSOCIATE-AC (4 KiB for
-/// them) usually come in with it. The buffer lives only until the PDU is forwarded.
-const AHEAD: usize = 16 * 1024;
+/// them) usually come in with it. The buffer is one of [`crate::bufpool`]'s PDU buffers, lives
+/// only until the PDU is forwarded, and goes back to the pool then ([`crate::bufpool::give_vec`]).
+const AHEAD: usize = crate::bufpool::VEC_SIZE;
+
+/// One PDU read by [`read_pdu_ahead`], with whatever the peer sent right after it.
+#[derive(Debug)]
+pub struct Ahead {
+    /// The PDU's type (checked).
+    pub pdu_type: PduType,
+    /// The PDU (`len` bytes, header included, as received), then the bytes that followed it.
+    pub bytes: Vec<u8>,
+    /// Length of the PDU in `bytes`.
+    pub len: usize,
+}
+
+impl Ahead {
+    /// The PDU alone.
+    pub fn pdu(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&self.bytes)
+    }
+
+    /// What came after the PDU (a server's first P-DATA after its AC; from a client waiting
+    /// for its answer, nothing).
+    pub fn after(&self) -> &[u8] {
+        self.bytes.get(self.len..).unwrap_or(&[])
+    }
+}
 
 /// Like [`read_pdu`], but header and body come in one read when they fit in [`AHEAD`] bytes
-/// (one system call per PDU instead of two). Bytes the peer sent after the PDU are returned
-/// too, untouched, for the caller to pass on (a server's first P-DATA after its AC) or to judge
-/// (a client that sent on after its A-ASSOCIATE-RQ without waiting for the answer).
+/// (one system call per PDU instead of two), into a pooled buffer. Bytes the peer sent after
+/// the PDU stay behind it, untouched, for the caller to pass on (a server's first P-DATA after
+/// its AC) or to judge (a client that sent on after its A-ASSOCIATE-RQ without waiting for the
+/// answer).
 pub async fn read_pdu_ahead(
     s: &mut TcpStream,
     max: u32,
     limit: Duration,
-) -> Result<(RawPdu, Vec<u8>), ReadError> {
+) -> Result<Ahead, ReadError> {
     match tokio::time::timeout(limit, ahead_inner(s, max)).await {
         Ok(r) => r,
         Err(_) => Err(ReadError::Timeout(limit)),
     }
 }
 
-async fn ahead_inner(s: &mut TcpStream, max: u32) -> Result<(RawPdu, Vec<u8>), ReadError> {
-    let mut buf = Vec::with_capacity(AHEAD);
+async fn ahead_inner(s: &mut TcpStream, max: u32) -> Result<Ahead, ReadError> {
+    let mut buf = crate::bufpool::take_vec();
     let total = read_header(s, &mut buf, AHEAD, max).await?;
-    let rest = if buf.len() > total {
-        buf.split_off(total)
-    } else {
-        Vec::new()
-    };
     // The cap was checked: this reads (and allocates) at most `max` more bytes.
     read_to(s, &mut buf, total).await?;
-    Ok((RawPdu::from_bytes(buf.into())?, rest))
+    // read_header checked type and length; the PDU is `total` bytes long.
+    let pdu_type = triage_dicom::peek_header(&buf)
+        .and_then(|h| h.kind())
+        .ok_or(ReadError::Truncated(buf.len()))?;
+    Ok(Ahead {
+        pdu_type,
+        bytes: buf,
+        len: total,
+    })
 }
 
 /// Reads until `buf` holds `total` bytes; the peer closing before is a truncated PDU.
@@ -165,10 +194,11 @@ mod tests {
         wire.extend_from_slice(RP);
         tx.write_all(&wire).await.unwrap();
         let limit = Duration::from_secs(5);
-        let (pdu, rest) = read_pdu_ahead(&mut rx, 1 << 20, limit).await.unwrap();
-        assert_eq!(&pdu.bytes[..], AC);
+        let pdu = read_pdu_ahead(&mut rx, 1 << 20, limit).await.unwrap();
+        assert_eq!(pdu.pdu(), AC);
+        assert_eq!(pdu.pdu_type, PduType::AssociateAc);
         // The read may return before the RP is in; then it is still in the socket.
-        let mut tail = rest;
+        let mut tail = pdu.after().to_vec();
         while tail.len() < RP.len() {
             let mut b = [0u8; 64];
             let n = rx.read(&mut b).await.unwrap();
@@ -189,9 +219,9 @@ mod tests {
             }
             tx
         });
-        let (pdu, rest) = read_pdu_ahead(&mut rx, 1 << 20, limit).await.unwrap();
-        assert_eq!(&pdu.bytes[..], AC);
-        assert!(rest.is_empty());
+        let pdu = read_pdu_ahead(&mut rx, 1 << 20, limit).await.unwrap();
+        assert_eq!(pdu.pdu(), AC);
+        assert!(pdu.after().is_empty());
         let mut tx = sender.await.unwrap();
         tx.write_all(AC).await.unwrap();
         let e = read_pdu_ahead(&mut rx, 16, limit).await.unwrap_err();
