@@ -164,26 +164,14 @@ impl Visitor<'_> {
 
     fn number(&mut self, field: &Field, negative: bool, v: u64) {
         if self.start(field) {
-            let mut buf = [0u8; 21];
-            let mut i = buf.len();
-            let mut v = v;
-            loop {
-                i -= 1;
-                buf[i] = b'0' + (v % 10) as u8;
-                v /= 10;
-                if v == 0 {
-                    break;
-                }
-            }
-            if negative {
-                i -= 1;
-                buf[i] = b'-';
-            }
-            // Only ASCII digits and '-' were written.
-            self.result = match std::str::from_utf8(&buf[i..]) {
-                Ok(s) => self.w.write_str(s),
-                Err(_) => Err(fmt::Error),
+            let mut buf = [0u8; 20];
+            let digits = decimal(v, &mut buf);
+            self.result = if negative {
+                self.w.write_char('-')
+            } else {
+                Ok(())
             };
+            self.result = self.result.and_then(|()| self.w.write_str(digits));
         }
     }
 }
@@ -256,6 +244,21 @@ impl Visit for Visitor<'_> {
         };
         self.result = write!(out, "{value:?}");
     }
+}
+
+/// `v` in decimal, written at the end of `buf` (20 digits hold any `u64`).
+pub(super) fn decimal(mut v: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // ASCII digits only: never the empty fallback.
+    std::str::from_utf8(&buf[i..]).unwrap_or("")
 }
 
 /// Printable ASCII other than `"` and `\`: `{:?}` writes such a byte as itself.

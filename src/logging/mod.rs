@@ -11,7 +11,7 @@ pub mod batch;
 pub mod format;
 pub mod time;
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
@@ -80,32 +80,15 @@ impl fmt::Display for Addr {
         let IpAddr::V4(ip) = self.0.ip() else {
             return fmt::Display::fmt(&self.0, f);
         };
-        // "255.255.255.255:65535" is 21 bytes, and each part is put with a separator after it.
-        let mut buf = [0u8; 22];
-        let mut n = 0;
-        let mut put = |v: u32, sep: u8, n: &mut usize| {
-            let mut d = [0u8; 5];
-            let mut i = d.len();
-            let mut v = v;
-            loop {
-                i -= 1;
-                d[i] = b'0' + (v % 10) as u8;
-                v /= 10;
-                if v == 0 {
-                    break;
-                }
-            }
-            let len = d.len() - i;
-            buf[*n..*n + len].copy_from_slice(&d[i..]);
-            buf[*n + len] = sep;
-            *n += len + 1;
-        };
+        let mut buf = [0u8; 20];
         for (k, o) in ip.octets().into_iter().enumerate() {
-            put(u32::from(o), if k == 3 { b':' } else { b'.' }, &mut n);
+            if k > 0 {
+                f.write_char('.')?;
+            }
+            f.write_str(format::decimal(u64::from(o), &mut buf))?;
         }
-        put(u32::from(self.0.port()), b' ', &mut n);
-        // Digits, dots and a colon only.
-        f.write_str(std::str::from_utf8(&buf[..n - 1]).map_err(|_| fmt::Error)?)
+        f.write_char(':')?;
+        f.write_str(format::decimal(u64::from(self.0.port()), &mut buf))
     }
 }
 

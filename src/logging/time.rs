@@ -4,6 +4,7 @@
 
 use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
+use triage_hl7::ts::civil_from_days;
 
 /// `YYYY-MM-DDTHH:MM:SS.uuuuuuZ`.
 pub const LEN: usize = 27;
@@ -64,27 +65,13 @@ fn digits(out: &mut [u8], mut v: u32) {
     }
 }
 
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
-/// (H. Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
     use tracing_subscriber::fmt::format::Writer;
     use tracing_subscriber::fmt::time::FormatTime;
+    use triage_hl7::ts::civil_from_days;
 
     fn at(secs: u64, micros: u32) -> String {
         let t = UNIX_EPOCH + Duration::new(secs, micros * 1000 + 999);
