@@ -3,9 +3,10 @@
 //!
 //! At `info` every association, MLLP connection and XDS client connection ends with a line, so
 //! the line's cost is part of the gateway's cost per connection. Not on a terminal (a log file,
-//! a pipe, the journal) lines are written by [`format`] (the default layout, ≈10× fewer
-//! instructions) and [`batch`]ed (one `write` per 20 ms or per warning, not per line). On a
-//! terminal the default format with colours is kept, each line written as it comes.
+//! a pipe, the journal) lines are written by [`format`] (the default layout, in half the
+//! instructions per DICOM association: ≈14 000 instead of ≈28 000 with the span) and
+//! [`batch`]ed (one `write` per 20 ms or per warning, not per line). On a terminal the default
+//! format with colours is kept, each line written as it comes.
 
 pub mod batch;
 pub mod format;
