@@ -94,33 +94,27 @@ fn run_logged(flag: Option<PathBuf>) -> ExitCode {
     let config = match &path {
         Some(p) => match Config::load(p) {
             Ok(c) => c,
-            Err(e) => {
-                triage::logging::flush();
-                for l in e.lines() {
-                    eprintln!("{l}");
-                }
-                return ExitCode::FAILURE;
-            }
+            Err(e) => return fail(&e.lines().join("\n")),
         },
         None => Config::embedded(),
     };
     tracing::info!(config = %config.source, "using configuration");
     let rt = match gateway_runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            triage::logging::flush();
-            eprintln!("triage: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fail(&format!("triage: cannot start the async runtime: {e}")),
     };
     match rt.block_on(serve(config, path)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            triage::logging::flush();
-            eprintln!("triage: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(&format!("triage: {e:#}")),
     }
+}
+
+/// `triage run` failed: the log lines before the failure out first, then `text` on standard
+/// error.
+fn fail(text: &str) -> ExitCode {
+    triage::logging::flush();
+    eprintln!("{text}");
+    ExitCode::FAILURE
 }
 
 /// The gateway's runtime: one worker thread per core it may run on; on a single core

@@ -23,20 +23,14 @@ struct Pending {
     out: Box<dyn Write + Send>,
 }
 
-/// One buffer, one flusher: a [`Batch`] is made once by [`Batch::stdout`] and lives as long as
-/// the process.
+/// One buffer, one flusher: a [`Batch`] is made once ([`Batch::leak`]; `triage run`'s to
+/// standard output by [`super::init`]) and lives as long as the process.
 pub struct Batch {
     pending: Mutex<Pending>,
     flusher: OnceLock<Thread>,
 }
 
 impl Batch {
-    /// The process's batch to standard output (its flusher thread starts on first use).
-    pub fn stdout() -> &'static Batch {
-        static STDOUT: OnceLock<&'static Batch> = OnceLock::new();
-        STDOUT.get_or_init(|| Batch::leak(Box::new(io::stdout()), DELAY))
-    }
-
     /// A batch to `out` with its own flusher thread, which writes out `delay` after a line
     /// came into an empty buffer; for the process's lifetime.
     pub fn leak(out: Box<dyn Write + Send>, delay: Duration) -> &'static Batch {

@@ -44,9 +44,7 @@ where
         match super::time::format(std::time::SystemTime::now()) {
             Some(ts) => w.write_str(std::str::from_utf8(&ts).map_err(|_| fmt::Error)?)?,
             None => {
-                let mut s = String::new();
-                tracing_subscriber::fmt::time::SystemTime.format_time(&mut Writer::new(&mut s))?;
-                w.write_str(&s)?;
+                tracing_subscriber::fmt::time::SystemTime.format_time(&mut Writer::new(&mut w))?
             }
         }
         w.write_str(match *event.metadata().level() {

@@ -41,8 +41,7 @@ pub fn init() {
             .init();
         return;
     }
-    let out = batch::Batch::stdout();
-    let _ = ACTIVE.set(out);
+    let out = *ACTIVE.get_or_init(|| batch::Batch::leak(Box::new(std::io::stdout()), batch::DELAY));
     let lines = tracing_subscriber::fmt::layer()
         .event_format(format::Line)
         .fmt_fields(format::Fields)

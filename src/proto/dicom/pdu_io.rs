@@ -30,19 +30,20 @@ pub async fn read_pdu(s: &mut TcpStream, max: u32, limit: Duration) -> Result<Ra
 
 async fn read_inner(s: &mut TcpStream, max: u32) -> Result<RawPdu, ReadError> {
     let mut buf = Vec::with_capacity(PDU_HEADER_LEN);
-    let total = read_header(s, &mut buf, PDU_HEADER_LEN, max).await?;
+    let (_, total) = read_header(s, &mut buf, PDU_HEADER_LEN, max).await?;
     read_to(s, &mut buf, total).await?;
     Ok(RawPdu::from_bytes(buf.into())?)
 }
 
 /// Reads into `buf` (at most `upto` bytes in all) until it holds a PDU header, checks the
-/// header (type, and the declared length against `max`) and returns the PDU's whole length.
+/// header (type, and the declared length against `max`) and returns the PDU's type and whole
+/// length.
 async fn read_header(
     s: &TcpStream,
     buf: &mut Vec<u8>,
     upto: usize,
     max: u32,
-) -> Result<usize, ReadError> {
+) -> Result<(PduType, usize), ReadError> {
     while buf.len() < PDU_HEADER_LEN {
         let room = upto - buf.len();
         match read_more(s, buf, room).await? {
@@ -52,8 +53,8 @@ async fn read_header(
         }
     }
     let header = triage_dicom::peek_header(buf).ok_or(ReadError::Truncated(buf.len()))?;
-    PduDecoder::new(max).check_header(&header)?;
-    Ok(PDU_HEADER_LEN + header.length as usize)
+    let pdu_type = PduDecoder::new(max).check_header(&header)?;
+    Ok((pdu_type, PDU_HEADER_LEN + header.length as usize))
 }
 
 /// Bytes asked for by the first read of [`read_pdu_ahead`]: a modality's whole A-ASSOCIATE-RQ
@@ -104,13 +105,9 @@ pub async fn read_pdu_ahead(
 
 async fn ahead_inner(s: &mut TcpStream, max: u32) -> Result<Ahead, ReadError> {
     let mut buf = crate::bufpool::take_vec();
-    let total = read_header(s, &mut buf, AHEAD, max).await?;
+    let (pdu_type, total) = read_header(s, &mut buf, AHEAD, max).await?;
     // The cap was checked: this reads (and allocates) at most `max` more bytes.
     read_to(s, &mut buf, total).await?;
-    // read_header checked type and length; the PDU is `total` bytes long.
-    let pdu_type = triage_dicom::peek_header(&buf)
-        .and_then(|h| h.kind())
-        .ok_or(ReadError::Truncated(buf.len()))?;
     Ok(Ahead {
         pdu_type,
         bytes: buf,
