@@ -7,6 +7,7 @@
 //! to the value received" in the RQ. PS3.5 §6.2 (AE VR): no backslash, no
 //! control characters.
 
+use crate::ae_title::AeTitle;
 use crate::error::DicomError;
 use crate::header::peek_header;
 
@@ -57,11 +58,7 @@ pub fn encode_ae_field(ae: &str) -> Result<[u8; AE_TITLE_LEN], DicomError> {
 /// Decode an AE field, dropping non-significant spaces (and NUL padding some
 /// broken peers send). Non-ASCII bytes are mapped as Latin-1, never rejected.
 pub fn decode_ae_field(field: &[u8]) -> String {
-    let t = trim_ae_field(field);
-    match std::str::from_utf8(t) {
-        Ok(ascii) if t.is_ascii() => ascii.to_owned(),
-        _ => t.iter().map(|&b| char::from(b)).collect(),
-    }
+    AeTitle::from_field(field).as_str().to_owned()
 }
 
 /// Whether the AE field says `ae` (compared as [`decode_ae_field`] would, `ae` trimmed of
@@ -72,12 +69,12 @@ pub fn ae_field_is(field: &[u8], ae: &str) -> bool {
     if t.is_ascii() {
         t == ae.as_bytes()
     } else {
-        decode_ae_field(field) == ae
+        AeTitle::from_field(field) == ae
     }
 }
 
 /// The field without its non-significant spaces and NUL padding at either end.
-fn trim_ae_field(mut field: &[u8]) -> &[u8] {
+pub(crate) fn trim_ae_field(mut field: &[u8]) -> &[u8] {
     let pad = |b: &u8| *b == b' ' || *b == 0;
     while let [first, rest @ ..] = field {
         if !pad(first) {
@@ -126,11 +123,11 @@ fn field_at(pdu: &[u8], offset: usize) -> &[u8] {
 
 /// Read (called, calling) AE titles, trimmed, from an RQ or AC without
 /// parsing the variable items.
-pub fn ae_titles(pdu: &[u8]) -> Result<(String, String), DicomError> {
+pub fn ae_titles(pdu: &[u8]) -> Result<(AeTitle, AeTitle), DicomError> {
     check_assoc_pdu(pdu)?;
     Ok((
-        decode_ae_field(field_at(pdu, CALLED_AE_OFFSET)),
-        decode_ae_field(field_at(pdu, CALLING_AE_OFFSET)),
+        AeTitle::from_field(field_at(pdu, CALLED_AE_OFFSET)),
+        AeTitle::from_field(field_at(pdu, CALLING_AE_OFFSET)),
     ))
 }
 
@@ -219,14 +216,19 @@ mod tests {
         }
     }
 
+    fn titles(pdu: &[u8]) -> (String, String) {
+        let (called, calling) = ae_titles(pdu).unwrap();
+        (called.to_string(), calling.to_string())
+    }
+
     #[test]
     fn reads_real_titles() {
         assert_eq!(
-            ae_titles(ECHOSCU_RQ).unwrap(),
+            titles(ECHOSCU_RQ),
             ("ARCHIVE".to_owned(), "ECHOSCU".to_owned())
         );
         assert_eq!(
-            ae_titles(STORESCP_AC).unwrap(),
+            titles(STORESCP_AC),
             ("ARCHIVE".to_owned(), "ECHOSCU".to_owned())
         );
     }
@@ -248,7 +250,7 @@ mod tests {
         rewrite_called_ae(&mut pdu, "0123456789ABCDEF").unwrap();
         rewrite_calling_ae(&mut pdu, "X").unwrap();
         assert_eq!(
-            ae_titles(&pdu).unwrap(),
+            titles(&pdu),
             ("0123456789ABCDEF".to_owned(), "X".to_owned())
         );
         assert_eq!(&pdu[42..], &STORESCP_AC[42..]);

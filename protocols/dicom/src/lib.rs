@@ -32,6 +32,7 @@
 
 mod accept;
 mod ae;
+mod ae_title;
 mod assembler;
 mod associate;
 mod command;
@@ -53,6 +54,7 @@ pub use ae::{
     ae_field_is, ae_titles, decode_ae_field, encode_ae_field, rewrite_called_ae,
     rewrite_calling_ae, validate_ae_title, AE_TITLE_LEN, CALLED_AE_OFFSET, CALLING_AE_OFFSET,
 };
+pub use ae_title::AeTitle;
 pub use assembler::{DimseAssembler, DimseEvent, DEFAULT_MAX_COMMAND_LEN};
 pub use associate::{
     parse_associate_ac, parse_associate_ac_full, parse_associate_rq, parse_associate_rq_full,

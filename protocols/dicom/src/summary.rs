@@ -12,6 +12,7 @@
 //! past the PDU, and a request without Application Context or Presentation Context item.
 
 use crate::ae::ae_titles;
+use crate::ae_title::AeTitle;
 use crate::associate::check_whole_pdu;
 use crate::error::DicomError;
 use crate::header::{PduType, PDU_HEADER_LEN};
@@ -27,9 +28,9 @@ const ITEM_PRESENTATION_CONTEXT: u8 = 0x20;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RqSummary {
     /// Called-AE-title, padding removed.
-    pub called_ae: String,
+    pub called_ae: AeTitle,
     /// Calling-AE-title, padding removed.
-    pub calling_ae: String,
+    pub calling_ae: AeTitle,
     /// Number of Presentation Context items.
     pub presentation_contexts: usize,
 }
