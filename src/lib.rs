@@ -35,6 +35,7 @@ pub mod route;
 pub mod runtime;
 pub mod service;
 pub mod sim;
+pub mod timer;
 pub mod timer_floor;
 pub mod upstream;
 pub mod xds;

@@ -5,6 +5,7 @@
 
 use crate::bufpool::Buf;
 use crate::error::{GatewayError, Side};
+use crate::timer::Timer;
 use std::io;
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -39,12 +40,13 @@ pub struct Idle {
 }
 
 /// Relays until both directions have ended (each end's FIN forwarded to the other), an error,
-/// or the idle timeout.
+/// or the idle timeout (on the connection's `timer`).
 pub async fn relay(
     client: &TcpStream,
     server: &TcpStream,
     idle: Idle,
     traffic: &Traffic,
+    timer: &mut Timer<'_>,
 ) -> Result<Transfer, GatewayError> {
     let epoch = Instant::now();
     let last = AtomicU64::new(0);
@@ -65,7 +67,7 @@ pub async fn relay(
                 pump(server, client, Side::Server, &last, epoch, &down_c, &one_ended),
             )
         } => r.map(|(up, down)| Transfer { up, down }),
-        _ = watchdog(&last, epoch, limit) => Err(GatewayError::Idle { side, after: limit }),
+        _ = timer.idle(&last, epoch, limit) => Err(GatewayError::Idle { side, after: limit }),
     }
 }
 
@@ -226,17 +228,6 @@ pub async fn write_all(s: &TcpStream, mut b: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Resolves once nothing has moved for `limit`.
-pub(crate) async fn watchdog(last: &AtomicU64, epoch: Instant, limit: Duration) {
-    loop {
-        let deadline = epoch + Duration::from_millis(last.load(Ordering::Relaxed)) + limit;
-        if Instant::now() >= deadline {
-            return;
-        }
-        tokio::time::sleep_until(deadline).await;
-    }
-}
-
 /// Two ends of a loopback TCP connection, for the tests of the relays, PDU readers and
 /// connection pools.
 #[cfg(test)]
@@ -253,6 +244,17 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    /// [`relay`] on a timer first armed for 10 ms, earlier than every limit of these tests.
+    async fn run(
+        client: &TcpStream,
+        server: &TcpStream,
+        idle: Idle,
+        traffic: &Traffic,
+    ) -> Result<Transfer, GatewayError> {
+        let sleep = std::pin::pin!(tokio::time::sleep(Duration::from_millis(10)));
+        relay(client, server, idle, traffic, &mut Timer::new(sleep)).await
+    }
+
     #[tokio::test]
     async fn half_close_and_reply() {
         let (mut cli, cli_proxy) = pair().await;
@@ -263,7 +265,7 @@ mod tests {
             server: Duration::from_secs(5),
         };
         let h = tokio::spawn(async move {
-            relay(&cli_proxy, &srv_proxy, idle, &t)
+            run(&cli_proxy, &srv_proxy, idle, &t)
                 .await
                 .map(|x| (x, t.up.load(Ordering::Relaxed)))
         });
@@ -300,7 +302,7 @@ mod tests {
         srv.shutdown().await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
         let t = Traffic::default();
-        let h = tokio::spawn(async move { relay(&cli_proxy, &srv_proxy, idle5(), &t).await });
+        let h = tokio::spawn(async move { run(&cli_proxy, &srv_proxy, idle5(), &t).await });
         let mut got = Vec::new();
         cli.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, b"A-RELEASE-RP");
@@ -320,7 +322,7 @@ mod tests {
         let (srv_proxy, mut srv) = pair().await;
         let body: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
         let t = Traffic::default();
-        let h = tokio::spawn(async move { relay(&cli_proxy, &srv_proxy, idle5(), &t).await });
+        let h = tokio::spawn(async move { run(&cli_proxy, &srv_proxy, idle5(), &t).await });
         let sent = body.clone();
         let w = tokio::spawn(async move {
             srv.write_all(&sent).await.unwrap();
@@ -346,7 +348,7 @@ mod tests {
             client: Duration::from_secs(60),
             server: Duration::from_secs(3600),
         };
-        let r = relay(&cli_proxy, &srv_proxy, idle, &Traffic::default()).await;
+        let r = run(&cli_proxy, &srv_proxy, idle, &Traffic::default()).await;
         assert!(
             matches!(
                 r,

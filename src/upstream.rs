@@ -7,6 +7,7 @@ use crate::config::ProxyProtocol;
 use crate::error::GatewayError;
 use crate::pool::{Lease, PickKey, Pool, Server};
 use crate::proxy_protocol;
+use crate::timer::Timer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,20 +84,42 @@ impl<'a> Attempts<'a> {
 /// Connects to the lease's server (connect timeout), tunes the socket and sends the PROXY
 /// header if configured.
 pub async fn dial(lease: &Lease, opts: &ConnectOpts) -> Result<TcpStream, GatewayError> {
-    let server = lease.server().name().to_string();
+    let c = tokio::time::timeout(opts.timeout, TcpStream::connect(lease.addr)).await;
+    finish_dial(lease, opts, c.ok()).await
+}
+
+/// [`dial`] with the connect timeout on the connection's [`Timer`] (no timer of its own).
+pub async fn dial_on(
+    lease: &Lease,
+    opts: &ConnectOpts,
+    timer: &mut Timer<'_>,
+) -> Result<TcpStream, GatewayError> {
+    let connect = std::pin::pin!(TcpStream::connect(lease.addr));
+    let c = timer.within(opts.timeout, connect).await;
+    finish_dial(lease, opts, c).await
+}
+
+/// What follows the connect (`None`: timed out): errors with the server named, the socket
+/// tuned, the PROXY header sent.
+async fn finish_dial(
+    lease: &Lease,
+    opts: &ConnectOpts,
+    connected: Option<std::io::Result<TcpStream>>,
+) -> Result<TcpStream, GatewayError> {
+    let server = || lease.server().name().to_string();
     let addr = lease.addr;
-    let s = match tokio::time::timeout(opts.timeout, TcpStream::connect(addr)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(source)) => {
+    let s = match connected {
+        Some(Ok(s)) => s,
+        Some(Err(source)) => {
             return Err(GatewayError::Connect {
-                server,
+                server: server(),
                 addr,
                 source,
             })
         }
-        Err(_) => {
+        None => {
             return Err(GatewayError::ConnectTimeout {
-                server,
+                server: server(),
                 addr,
                 timeout: opts.timeout,
             })
@@ -108,7 +131,7 @@ pub async fn dial(lease: &Lease, opts: &ConnectOpts) -> Result<TcpStream, Gatewa
         crate::relay::write_all(&s, &h)
             .await
             .map_err(|source| GatewayError::Connect {
-                server,
+                server: server(),
                 addr,
                 source,
             })?;
@@ -121,22 +144,29 @@ pub async fn connect(
     pool: &Pool,
     key: PickKey,
     opts: &ConnectOpts,
+    timer: &mut Timer<'_>,
 ) -> Result<(TcpStream, Lease), GatewayError> {
     let mut a = Attempts::new(pool, key, opts.retries);
-    match connect_next(&mut a, opts).await {
+    match connect_next(&mut a, opts, Some(timer)).await {
         Some(c) => Ok(c),
         None => Err(a.into_error()),
     }
 }
 
 /// Connects to the next server of `attempts` that answers (failures recorded in `attempts`,
-/// which the caller may go on with); `None` once no attempt is left.
+/// which the caller may go on with); `None` once no attempt is left. Connect timeouts on
+/// `timer` if given (the connection's, [`dial_on`]), else each its own ([`dial`]).
 pub async fn connect_next(
     attempts: &mut Attempts<'_>,
     opts: &ConnectOpts,
+    mut timer: Option<&mut Timer<'_>>,
 ) -> Option<(TcpStream, Lease)> {
     while let Some(lease) = attempts.next() {
-        match dial(&lease, opts).await {
+        let r = match timer.as_deref_mut() {
+            Some(t) => dial_on(&lease, opts, t).await,
+            None => dial(&lease, opts).await,
+        };
+        match r {
             Ok(s) => return Some((s, lease)),
             Err(e) => attempts.failed(lease, e),
         }

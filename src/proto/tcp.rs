@@ -3,6 +3,7 @@
 use super::{Conn, Handler};
 use crate::health::BoxFuture;
 use crate::pool::PickKey;
+use crate::timer::{self, Timer};
 use crate::{relay, upstream};
 use std::time::Instant;
 
@@ -15,7 +16,15 @@ impl Handler for TcpHandler {
             let key = PickKey::new(conn.peer, conn.local);
             let opts = svc.connect_opts(conn.peer, conn.local);
             let Some(pool) = &svc.pool else { return };
-            let (server, lease) = match upstream::connect(pool, key, &opts).await {
+            // One timer for the connect timeout and the idle limit (see crate::timer).
+            let idle = svc.idle();
+            let first = timer::first_deadline(
+                tokio::time::Instant::now(),
+                &[opts.timeout, idle.client, idle.server],
+            );
+            let sleep = std::pin::pin!(tokio::time::sleep_until(first));
+            let mut timer = Timer::new(sleep);
+            let (server, lease) = match upstream::connect(pool, key, &opts, &mut timer).await {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::warn!(error = %e, side = e.side().as_str(), "no server could take the connection; closing client");
@@ -23,10 +32,10 @@ impl Handler for TcpHandler {
                 }
             };
             let start = Instant::now();
-            let name = lease.server().name().to_string();
+            let name = lease.server().name();
             let r = tokio::select! {
                 biased;
-                r = relay::relay(&conn.stream, &server, svc.idle(), &svc.stats.traffic) => r,
+                r = relay::relay(&conn.stream, &server, idle, &svc.stats.traffic, &mut timer) => r,
                 _ = crate::cancel::Cancelled::new(&lease.server().retired) => {
                     tracing::info!(server = %name, "server removed by reload and drain time is over; closing");
                     return;

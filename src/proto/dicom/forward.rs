@@ -14,6 +14,7 @@ use super::pdu_io::read_pdu_ahead;
 use crate::error::GatewayError;
 use crate::pool::Lease;
 use crate::relay::write_all;
+use crate::timer::Timer;
 use crate::upstream::{self, Attempts, ConnectOpts};
 use std::io;
 use std::time::Duration;
@@ -57,7 +58,7 @@ pub enum ClientEvent {
 }
 
 /// Tries the servers of `attempts` for this request, `connected` (a server connection made
-/// beforehand, `preconnect`) first. The request is rewritten in place
+/// beforehand, `preconnect`) first; connect timeouts and ARTIM on the association's `timer`. The request is rewritten in place
 /// for each server (no copy of a modality's many-context request per attempt); the client's
 /// called-AE field is kept aside to restore it for the next server and in the AC.
 pub async fn forward(
@@ -67,6 +68,7 @@ pub async fn forward(
     opts: &ConnectOpts,
     rq: &mut [u8],
     artim: Duration,
+    timer: &mut Timer<'_>,
 ) -> Outcome {
     let called = CALLED_AE_OFFSET..CALLED_AE_OFFSET + AE_TITLE_LEN;
     let mut original = [0u8; AE_TITLE_LEN];
@@ -79,7 +81,7 @@ pub async fn forward(
             None => {
                 let Some(lease) = attempts.next() else { break };
                 tokio::select! {
-                    r = upstream::dial(&lease, opts) => match r {
+                    r = upstream::dial_on(&lease, opts, timer) => match r {
                         Ok(s) => (s, lease),
                         Err(e) => {
                             attempts.failed(lease, e);
@@ -102,7 +104,7 @@ pub async fn forward(
             continue;
         }
         let answer = tokio::select! {
-            r = read_pdu_ahead(&mut server, MAX_AC, artim) => r,
+            r = read_pdu_ahead(&mut server, MAX_AC, timer, artim) => r,
             ev = client_event(client) => {
                 abort(&server).await;
                 return Outcome::ClientGone(ev);

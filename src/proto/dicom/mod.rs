@@ -42,6 +42,7 @@ use crate::pool::{Lease, PickKey};
 use crate::relay::write_all;
 use crate::route::RouteKey;
 use crate::service::Service;
+use crate::timer::Timer;
 use crate::upstream::{Attempts, ConnectOpts};
 use forward::{ClientEvent, Outcome};
 use meter::count;
@@ -68,7 +69,9 @@ impl Handler for DicomHandler {
             let svc = conn.service;
             // Read the request first: the peer then expects an answer and reports the RJ.
             let wait = artim(&svc).min(REFUSE_WAIT);
-            let Some(Rq { info, .. }) = read_rq(&mut s, &svc, wait).await else {
+            let sleep = std::pin::pin!(tokio::time::sleep(wait));
+            let mut timer = Timer::new(sleep);
+            let Some(Rq { info, .. }) = read_rq(&mut s, &svc, &mut timer, wait).await else {
                 return;
             };
             let rj = match why {
@@ -116,11 +119,17 @@ struct Rq {
     early: Option<u8>,
 }
 
-/// Reads and parses the A-ASSOCIATE-RQ (header and body usually in one read). On anything else
+/// Reads and parses the A-ASSOCIATE-RQ (header and body usually in one read) within `limit`
+/// on the association's `timer`. On anything else
 /// the client gets an A-ABORT (unless it simply closed without a byte) and `None` comes back;
 /// the failure is logged and counted.
-async fn read_rq(client: &mut TcpStream, svc: &Service, limit: Duration) -> Option<Rq> {
-    let (reason, why) = match read_pdu_ahead(client, max_rq(svc), limit).await {
+async fn read_rq(
+    client: &mut TcpStream,
+    svc: &Service,
+    timer: &mut Timer<'_>,
+    limit: Duration,
+) -> Option<Rq> {
+    let (reason, why) = match read_pdu_ahead(client, max_rq(svc), timer, limit).await {
         Ok(p) if p.pdu_type == PduType::AssociateRq => {
             match codec::summarize_associate_rq(p.pdu()) {
                 Ok(info) => {
@@ -159,17 +168,19 @@ async fn read_rq(client: &mut TcpStream, svc: &Service, limit: Duration) -> Opti
     None
 }
 
-/// [`read_rq`] while connecting to a server of `attempts` (`preconnect`); the connection is
-/// waited for once the request has been read, dropped if it was refused.
+/// [`read_rq`] while connecting to a server of `attempts` (`preconnect`, with its own connect
+/// timeout: both wait at once); the connection is waited for once the request has been read,
+/// dropped if it was refused.
 async fn read_rq_connecting(
     client: &mut TcpStream,
     svc: &Service,
     attempts: &mut Attempts<'_>,
     opts: &ConnectOpts,
+    timer: &mut Timer<'_>,
 ) -> (Option<Rq>, Option<(TcpStream, Lease)>) {
-    let dial = crate::upstream::connect_next(attempts, opts);
+    let dial = crate::upstream::connect_next(attempts, opts, None);
     tokio::pin!(dial);
-    let read = read_rq(client, svc, artim(svc));
+    let read = read_rq(client, svc, timer, artim(svc));
     tokio::pin!(read);
     let mut connected = None;
     let mut dialled = false;
@@ -193,6 +204,15 @@ async fn serve(conn: Conn) {
     let mut client = conn.stream;
     let start = Instant::now();
     let opts = svc.connect_opts(conn.peer, conn.local);
+    // One timer for every wait of the association, armed for the earliest deadline any of
+    // them can have (see crate::timer).
+    let idle = svc.idle();
+    let first = crate::timer::first_deadline(
+        tokio::time::Instant::from_std(start),
+        &[artim(&svc), opts.timeout, idle.client, idle.server],
+    );
+    let sleep = std::pin::pin!(tokio::time::sleep_until(first));
+    let mut timer = Timer::new(sleep);
     let pick = PickKey::new(conn.peer, conn.local);
     let mut pre = svc
         .pool
@@ -200,8 +220,11 @@ async fn serve(conn: Conn) {
         .filter(|_| svc.spec.preconnect)
         .map(|p| Attempts::new(p, pick, opts.retries));
     let (rq, connected) = match pre.as_mut() {
-        Some(attempts) => read_rq_connecting(&mut client, &svc, attempts, &opts).await,
-        None => (read_rq(&mut client, &svc, artim(&svc)).await, None),
+        Some(attempts) => read_rq_connecting(&mut client, &svc, attempts, &opts, &mut timer).await,
+        None => (
+            read_rq(&mut client, &svc, &mut timer, artim(&svc)).await,
+            None,
+        ),
     };
     let Some(Rq {
         bytes: mut rq,
@@ -267,7 +290,15 @@ async fn serve(conn: Conn) {
 
     // With preconnect the attempts started while the request was read (same pool: no routes).
     let attempts = pre.unwrap_or_else(|| Attempts::new(pool, pick, opts.retries));
-    let forwarded = forward::forward(&client, attempts, connected, &opts, &mut rq, artim(&svc));
+    let forwarded = forward::forward(
+        &client,
+        attempts,
+        connected,
+        &opts,
+        &mut rq,
+        artim(&svc),
+        &mut timer,
+    );
     let (server, lease, ac) = match forwarded.await {
         Outcome::Accepted { server, lease, ac } => (server, lease, ac),
         Outcome::Rejected { rj, pdu, server } => {
@@ -306,7 +337,7 @@ async fn serve(conn: Conn) {
     tracing::debug!(calling_ae = calling, called_ae = called, server = %server_name, contexts, "association accepted");
     let ended = tokio::select! {
         biased;
-        e = relay::relay(&client, &server, svc.idle(), artim(&svc), &svc.stats.traffic) => e,
+        e = relay::relay(&client, &server, idle, artim(&svc), &svc.stats.traffic, &mut timer) => e,
         _ = crate::cancel::Cancelled::new(&lease.server().retired) => {
             tracing::info!(calling_ae = calling, called_ae = called, server = %server_name, "server removed by reload and drain time is over; closing");
             return;
@@ -335,6 +366,6 @@ mod tests {
             std::mem::size_of::<F>()
         }
         let size = future_size(super::serve);
-        assert!(size <= 3 * 1024, "serve future is {size} bytes");
+        assert!(size <= 3 * 1024 + 256, "serve future is {size} bytes");
     }
 }

@@ -1,6 +1,7 @@
 //! Reading one whole upper-layer PDU from a socket: the 6-byte header is checked (type, and the
 //! declared length against a cap, PS3.8 §9.3.1) before a single body byte is buffered.
 
+use crate::timer::Timer;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use triage_dicom::{DicomError, PduDecoder, PduType, RawPdu, PDU_HEADER_LEN};
@@ -87,7 +88,8 @@ impl Ahead {
     }
 }
 
-/// Like [`read_pdu`], but header and body come in one read when they fit in [`AHEAD`] bytes
+/// Like [`read_pdu`] (within `limit`, on the association's `timer`), but header and body come
+/// in one read when they fit in [`AHEAD`] bytes
 /// (one system call per PDU instead of two), into a pooled buffer. Bytes the peer sent after
 /// the PDU stay behind it, untouched, for the caller to pass on (a server's first P-DATA after
 /// its AC) or to judge (a client that sent on after its A-ASSOCIATE-RQ without waiting for the
@@ -95,11 +97,13 @@ impl Ahead {
 pub async fn read_pdu_ahead(
     s: &mut TcpStream,
     max: u32,
+    timer: &mut Timer<'_>,
     limit: Duration,
 ) -> Result<Ahead, ReadError> {
-    match tokio::time::timeout(limit, ahead_inner(s, max)).await {
-        Ok(r) => r,
-        Err(_) => Err(ReadError::Timeout(limit)),
+    let read = std::pin::pin!(ahead_inner(s, max));
+    match timer.within(limit, read).await {
+        Some(r) => r,
+        None => Err(ReadError::Timeout(limit)),
     }
 }
 
@@ -191,7 +195,11 @@ mod tests {
         wire.extend_from_slice(RP);
         tx.write_all(&wire).await.unwrap();
         let limit = Duration::from_secs(5);
-        let pdu = read_pdu_ahead(&mut rx, 1 << 20, limit).await.unwrap();
+        let sleep = std::pin::pin!(tokio::time::sleep(limit));
+        let mut timer = Timer::new(sleep);
+        let pdu = read_pdu_ahead(&mut rx, 1 << 20, &mut timer, limit)
+            .await
+            .unwrap();
         assert_eq!(pdu.pdu(), AC);
         assert_eq!(pdu.pdu_type, PduType::AssociateAc);
         // The read may return before the RP is in; then it is still in the socket.
@@ -216,12 +224,18 @@ mod tests {
             }
             tx
         });
-        let pdu = read_pdu_ahead(&mut rx, 1 << 20, limit).await.unwrap();
+        let sleep = std::pin::pin!(tokio::time::sleep(limit));
+        let mut timer = Timer::new(sleep);
+        let pdu = read_pdu_ahead(&mut rx, 1 << 20, &mut timer, limit)
+            .await
+            .unwrap();
         assert_eq!(pdu.pdu(), AC);
         assert!(pdu.after().is_empty());
         let mut tx = sender.await.unwrap();
         tx.write_all(AC).await.unwrap();
-        let e = read_pdu_ahead(&mut rx, 16, limit).await.unwrap_err();
+        let e = read_pdu_ahead(&mut rx, 16, &mut timer, limit)
+            .await
+            .unwrap_err();
         assert!(matches!(e, ReadError::Invalid(_)), "{e:?}");
         drop(tx);
     }

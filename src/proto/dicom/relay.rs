@@ -12,7 +12,8 @@
 //! association down); this module adds only the close grace.
 
 use crate::error::{GatewayError, Side};
-use crate::relay::{pump, watchdog, Idle, Traffic, Transfer};
+use crate::relay::{pump, Idle, Traffic, Transfer};
+use crate::timer::Timer;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -42,13 +43,15 @@ impl Closer {
     }
 }
 
-/// Relays until one side closes (plus the grace for the other), an error, or the idle limit.
+/// Relays until one side closes (plus the grace for the other), an error, or the idle limit
+/// (both on the association's `timer`).
 pub async fn relay(
     client: &TcpStream,
     server: &TcpStream,
     idle: Idle,
     grace: Duration,
     traffic: &Traffic,
+    timer: &mut Timer<'_>,
 ) -> Ended {
     let epoch = Instant::now();
     let last = AtomicU64::new(0);
@@ -84,20 +87,20 @@ pub async fn relay(
         biased;
         r = &mut up => r.map(|_| Closer::Client),
         r = &mut down => r.map(|_| Closer::Server),
-        _ = watchdog(&last, epoch, limit) => Err(GatewayError::Idle { side, after: limit }),
+        _ = timer.idle(&last, epoch, limit) => Err(GatewayError::Idle { side, after: limit }),
     };
     let result = match first {
         Ok(closer) => {
             // The closer's FIN was forwarded; the other side may still send what it has (an
             // A-RELEASE-RP, an A-ABORT) and close within the grace.
             let rest = match closer {
-                Closer::Client => tokio::time::timeout(grace, &mut down).await,
-                Closer::Server => tokio::time::timeout(grace, &mut up).await,
+                Closer::Client => timer.within(grace, down.as_mut()).await,
+                Closer::Server => timer.within(grace, up.as_mut()).await,
             };
             match rest {
-                Ok(Ok(_)) => Ok(closer),
-                Ok(Err(e)) => Err(e),
-                Err(_) => {
+                Some(Ok(_)) => Ok(closer),
+                Some(Err(e)) => Err(e),
+                None => {
                     tracing::debug!(
                         closed_first = closer.as_str(),
                         ?grace,
@@ -122,6 +125,19 @@ mod tests {
     use crate::relay::test_pair as pair;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    /// [`relay`] on a timer first armed for 10 ms, earlier than every limit of these tests (a
+    /// real association arms it for its smallest limit): the waits move it as they need.
+    async fn run(
+        client: &TcpStream,
+        server: &TcpStream,
+        idle: Idle,
+        grace: Duration,
+        traffic: &Traffic,
+    ) -> Ended {
+        let sleep = std::pin::pin!(tokio::time::sleep(Duration::from_millis(10)));
+        relay(client, server, idle, grace, traffic, &mut Timer::new(sleep)).await
+    }
+
     const LONG: Idle = Idle {
         client: Duration::from_secs(60),
         server: Duration::from_secs(60),
@@ -133,7 +149,7 @@ mod tests {
         let (srv_proxy, mut srv) = pair().await;
         let t = Traffic::default();
         let h = tokio::spawn(async move {
-            relay(&cli_proxy, &srv_proxy, LONG, Duration::from_millis(200), &t).await
+            run(&cli_proxy, &srv_proxy, LONG, Duration::from_millis(200), &t).await
         });
         // An A-ABORT, then the server closes; the client reads it but never closes by itself.
         srv.write_all(&[7, 0, 0, 0, 0, 4, 0, 0, 2, 0])
@@ -159,7 +175,7 @@ mod tests {
         let (srv_proxy, mut srv) = pair().await;
         let t = Traffic::default();
         let h = tokio::spawn(async move {
-            relay(&cli_proxy, &srv_proxy, LONG, Duration::from_secs(5), &t).await
+            run(&cli_proxy, &srv_proxy, LONG, Duration::from_secs(5), &t).await
         });
         cli.write_all(b"rq").await.unwrap();
         cli.shutdown().await.unwrap();
@@ -187,7 +203,7 @@ mod tests {
         };
         let h = tokio::spawn(async move {
             let t = Traffic::default();
-            relay(&cli_proxy, &srv_proxy, idle, Duration::from_secs(1), &t).await
+            run(&cli_proxy, &srv_proxy, idle, Duration::from_secs(1), &t).await
         });
         for _ in 0..30 {
             cli.write_all(b"x").await.unwrap();
@@ -213,7 +229,7 @@ mod tests {
             client: Duration::from_secs(60),
             server: Duration::from_secs(3600),
         };
-        let e = relay(
+        let e = run(
             &cli_proxy,
             &srv_proxy,
             idle,

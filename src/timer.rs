@@ -1,0 +1,189 @@
+//! One tokio timer for the successive deadlines of one connection: a DICOM association waits
+//! for its request (ARTIM), then for the server's connect, its answer, the idle limit while
+//! relaying and the close grace, one after the other, never two at once. A `tokio::time::
+//! timeout` per wait costs a timer-wheel insert and removal each (four per association); here
+//! the one timer is armed at the connection's earliest possible deadline and moved only when it
+//! fires before the deadline being waited for (once per limit of a long association), or when
+//! a wait wants an earlier deadline than the armed one.
+//!
+//! The `Sleep` lives in the connection's future (pinned there by the caller: no allocation);
+//! [`Timer`] borrows it. `proto::xds::deadline` is the same idea for hyper's timers, which
+//! need a shared, `'static` timer instead.
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+
+/// A connection's timer (see the module doc).
+pub struct Timer<'a> {
+    sleep: Pin<&'a mut Sleep>,
+}
+
+impl<'a> Timer<'a> {
+    /// A timer on `sleep`, created for the connection's earliest deadline (e.g.
+    /// `sleep_until(start + the smallest of its limits)`); it is registered with the runtime
+    /// at the first wait that is not over at once.
+    pub fn new(sleep: Pin<&'a mut Sleep>) -> Self {
+        Timer { sleep }
+    }
+
+    /// `fut`'s output, or `None` once `limit` has passed since the call. `fut` is pinned by
+    /// the caller, so the wait holds a pointer to it, not a second copy of it.
+    pub fn within<'t, F: Future + ?Sized>(
+        &'t mut self,
+        limit: Duration,
+        fut: Pin<&'t mut F>,
+    ) -> Within<'t, 'a, F> {
+        self.until(after(Instant::now(), limit), fut)
+    }
+
+    /// `fut`'s output, or `None` once `deadline` has passed (`fut` is polled first: a future
+    /// that is ready at once never touches the timer).
+    pub fn until<'t, F: Future + ?Sized>(
+        &'t mut self,
+        deadline: Instant,
+        fut: Pin<&'t mut F>,
+    ) -> Within<'t, 'a, F> {
+        Within {
+            timer: self,
+            deadline,
+            fut,
+        }
+    }
+
+    /// Resolves once nothing has moved for `limit`: `last` holds the milliseconds since
+    /// `epoch` of the last movement, and is read again each time the timer fires.
+    pub fn idle<'t>(
+        &'t mut self,
+        last: &'t AtomicU64,
+        epoch: Instant,
+        limit: Duration,
+    ) -> impl Future<Output = ()> + use<'t, 'a> {
+        poll_fn(move |cx| {
+            let moved = Duration::from_millis(last.load(Ordering::Relaxed));
+            self.poll_deadline(after(epoch + moved, limit), cx)
+        })
+    }
+
+    /// Ready once `deadline` has passed, the timer armed no later than it.
+    fn poll_deadline(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        if self.sleep.deadline() > deadline {
+            self.sleep.as_mut().reset(deadline);
+        }
+        loop {
+            if self.sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            // Fired at an earlier deadline (one this connection no longer waits for).
+            if Instant::now() >= deadline {
+                return Poll::Ready(());
+            }
+            self.sleep.as_mut().reset(deadline);
+        }
+    }
+}
+
+/// The wait of [`Timer::within`] and [`Timer::until`].
+pub struct Within<'t, 'a, F: ?Sized> {
+    timer: &'t mut Timer<'a>,
+    deadline: Instant,
+    fut: Pin<&'t mut F>,
+}
+
+impl<F: Future + ?Sized> Future for Within<'_, '_, F> {
+    type Output = Option<F::Output>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Every field is a reference or a copy: the wait itself is Unpin.
+        let this = self.get_mut();
+        if let Poll::Ready(v) = this.fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        this.timer.poll_deadline(this.deadline, cx).map(|()| None)
+    }
+}
+
+/// `now + limit`, or a year on if that overflows (`Duration::MAX` means "no limit").
+fn after(now: Instant, limit: Duration) -> Instant {
+    now.checked_add(limit)
+        .unwrap_or_else(|| now + Duration::from_secs(86400 * 365))
+}
+
+/// The instant the timer of a connection starting `now` is first armed for: the earliest of
+/// the deadlines it may wait for (every later one then keeps the timer where it is).
+pub fn first_deadline(now: Instant, limits: &[Duration]) -> Instant {
+    let first = limits.iter().copied().min().unwrap_or(Duration::MAX);
+    after(now, first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ready_future_wins_and_a_pending_one_times_out() {
+        let start = Instant::now();
+        let sleep = std::pin::pin!(tokio::time::sleep_until(first_deadline(
+            start,
+            &[Duration::from_secs(4), Duration::from_secs(30)]
+        )));
+        let mut t = Timer::new(sleep);
+        let ready = std::pin::pin!(async { 7 });
+        assert_eq!(t.within(Duration::from_secs(1), ready).await, Some(7));
+        // A later deadline than the armed one: the timer fires at 4 s, is moved, and the
+        // wait ends at 30 s, not before.
+        let mut never = std::pin::pin!(std::future::pending::<()>());
+        let r = t.within(Duration::from_secs(30), never.as_mut()).await;
+        assert_eq!(r, None);
+        assert_eq!(Instant::now() - start, Duration::from_secs(30));
+        // An earlier deadline than the armed one moves the timer back.
+        let before = Instant::now();
+        let r = t.within(Duration::from_millis(10), never).await;
+        assert_eq!(r, None);
+        assert_eq!(Instant::now() - before, Duration::from_millis(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_future_finishing_before_the_deadline_is_not_cut() {
+        let sleep = std::pin::pin!(tokio::time::sleep(Duration::from_secs(1)));
+        let mut t = Timer::new(sleep);
+        let slow = std::pin::pin!(async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            "done"
+        });
+        assert_eq!(t.within(Duration::from_secs(5), slow).await, Some("done"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_follows_the_last_movement() {
+        let epoch = Instant::now();
+        let last = AtomicU64::new(0);
+        let sleep = std::pin::pin!(tokio::time::sleep(Duration::from_secs(1)));
+        let mut t = Timer::new(sleep);
+        let limit = Duration::from_secs(10);
+        let mover = async {
+            for s in [4u64, 8, 12] {
+                tokio::time::sleep_until(epoch + Duration::from_secs(s)).await;
+                last.store(s * 1000, Ordering::Relaxed);
+            }
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            _ = t.idle(&last, epoch, limit) => {}
+            _ = mover => unreachable!(),
+        }
+        // Last movement at 12 s, then 10 s without any.
+        assert_eq!(Instant::now() - epoch, Duration::from_secs(22));
+    }
+
+    #[test]
+    fn first_deadline_is_the_smallest_limit_and_survives_overflow() {
+        let now = Instant::now();
+        let l = [Duration::from_secs(30), Duration::from_secs(4)];
+        assert_eq!(first_deadline(now, &l), now + Duration::from_secs(4));
+        assert!(first_deadline(now, &[Duration::MAX]) > now);
+        assert!(first_deadline(now, &[]) > now);
+    }
+}
