@@ -8,6 +8,7 @@
 //! - [`proto`]: one handler per protocol; [`relay`]: the shared byte relay;
 //! - [`pool`]: servers, selection, persistence; [`health`]: checks and their scheduler;
 //! - [`upstream`]: connecting with redispatch; [`proxy_protocol`]: PROXY headers;
+//!   [`timer`]: one timer for a connection's successive deadlines;
 //! - [`sim`]: built-in simulated backends; [`logging`]: the log line and its batched writer;
 //! - [`admin`]: the admin HTTP API and System Overview page; [`metrics`]: Prometheus metrics.
 #![forbid(unsafe_code)]
