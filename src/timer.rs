@@ -23,33 +23,24 @@ pub struct Timer<'a> {
 }
 
 impl<'a> Timer<'a> {
-    /// A timer on `sleep`, created for the connection's earliest deadline (e.g.
-    /// `sleep_until(start + the smallest of its limits)`); it is registered with the runtime
+    /// A timer on `sleep`, created for the connection's earliest deadline ([`first_sleep`]);
+    /// it is registered with the runtime
     /// at the first wait that is not over at once.
     pub fn new(sleep: Pin<&'a mut Sleep>) -> Self {
         Timer { sleep }
     }
 
-    /// `fut`'s output, or `None` once `limit` has passed since the call. `fut` is pinned by
-    /// the caller, so the wait holds a pointer to it, not a second copy of it.
+    /// `fut`'s output, or `None` once `limit` has passed since the call (`fut` is polled
+    /// first: a future that is ready at once never touches the timer). `fut` is pinned by the
+    /// caller, so the wait holds a pointer to it, not a second copy of it.
     pub fn within<'t, F: Future + ?Sized>(
         &'t mut self,
         limit: Duration,
         fut: Pin<&'t mut F>,
     ) -> Within<'t, 'a, F> {
-        self.until(after(Instant::now(), limit), fut)
-    }
-
-    /// `fut`'s output, or `None` once `deadline` has passed (`fut` is polled first: a future
-    /// that is ready at once never touches the timer).
-    pub fn until<'t, F: Future + ?Sized>(
-        &'t mut self,
-        deadline: Instant,
-        fut: Pin<&'t mut F>,
-    ) -> Within<'t, 'a, F> {
         Within {
             timer: self,
-            deadline,
+            deadline: after(Instant::now(), limit),
             fut,
         }
     }
@@ -68,25 +59,34 @@ impl<'a> Timer<'a> {
         })
     }
 
-    /// Ready once `deadline` has passed, the timer armed no later than it.
     fn poll_deadline(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
-        if self.sleep.deadline() > deadline {
-            self.sleep.as_mut().reset(deadline);
-        }
-        loop {
-            if self.sleep.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            // Fired at an earlier deadline (one this connection no longer waits for).
-            if Instant::now() >= deadline {
-                return Poll::Ready(());
-            }
-            self.sleep.as_mut().reset(deadline);
-        }
+        poll_deadline(self.sleep.as_mut(), deadline, cx)
     }
 }
 
-/// The wait of [`Timer::within`] and [`Timer::until`].
+/// Ready once `deadline` has passed, with `sleep` armed no later than it: moved back if it is
+/// armed later, moved on if it fires at an earlier deadline (one no longer waited for). The
+/// one mechanism of [`Timer`] and of `proto::xds::deadline`'s shared timer.
+pub(crate) fn poll_deadline(
+    mut sleep: Pin<&mut Sleep>,
+    deadline: Instant,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    if sleep.deadline() > deadline {
+        sleep.as_mut().reset(deadline);
+    }
+    loop {
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if Instant::now() >= deadline {
+            return Poll::Ready(());
+        }
+        sleep.as_mut().reset(deadline);
+    }
+}
+
+/// The wait of [`Timer::within`].
 pub struct Within<'t, 'a, F: ?Sized> {
     timer: &'t mut Timer<'a>,
     deadline: Instant,
@@ -106,14 +106,19 @@ impl<F: Future + ?Sized> Future for Within<'_, '_, F> {
 }
 
 /// `now + limit`, or a year on if that overflows (`Duration::MAX` means "no limit").
-fn after(now: Instant, limit: Duration) -> Instant {
+pub(crate) fn after(now: Instant, limit: Duration) -> Instant {
     now.checked_add(limit)
         .unwrap_or_else(|| now + Duration::from_secs(86400 * 365))
 }
 
-/// The instant the timer of a connection starting `now` is first armed for: the earliest of
-/// the deadlines it may wait for (every later one then keeps the timer where it is).
-pub fn first_deadline(now: Instant, limits: &[Duration]) -> Instant {
+/// The sleep for the [`Timer`] of a connection starting `now` (for the caller to pin): armed
+/// for the earliest deadline the connection may wait for, `now` plus the smallest of `limits`
+/// (every later deadline then keeps the timer where it is).
+pub fn first_sleep(now: Instant, limits: &[Duration]) -> Sleep {
+    tokio::time::sleep_until(first_deadline(now, limits))
+}
+
+fn first_deadline(now: Instant, limits: &[Duration]) -> Instant {
     let first = limits.iter().copied().min().unwrap_or(Duration::MAX);
     after(now, first)
 }
@@ -125,10 +130,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_ready_future_wins_and_a_pending_one_times_out() {
         let start = Instant::now();
-        let sleep = std::pin::pin!(tokio::time::sleep_until(first_deadline(
+        let sleep = std::pin::pin!(first_sleep(
             start,
             &[Duration::from_secs(4), Duration::from_secs(30)]
-        )));
+        ));
         let mut t = Timer::new(sleep);
         let ready = std::pin::pin!(async { 7 });
         assert_eq!(t.within(Duration::from_secs(1), ready).await, Some(7));

@@ -18,11 +18,10 @@ impl Handler for TcpHandler {
             let Some(pool) = &svc.pool else { return };
             // One timer for the connect timeout and the idle limit (see crate::timer).
             let idle = svc.idle();
-            let first = timer::first_deadline(
+            let sleep = std::pin::pin!(timer::first_sleep(
                 tokio::time::Instant::now(),
                 &[opts.timeout, idle.client, idle.server],
-            );
-            let sleep = std::pin::pin!(tokio::time::sleep_until(first));
+            ));
             let mut timer = Timer::new(sleep);
             let (server, lease) = match upstream::connect(pool, key, &opts, &mut timer).await {
                 Ok(x) => x,

@@ -58,9 +58,10 @@ pub enum ClientEvent {
 }
 
 /// Tries the servers of `attempts` for this request, `connected` (a server connection made
-/// beforehand, `preconnect`) first; connect timeouts and ARTIM on the association's `timer`. The request is rewritten in place
-/// for each server (no copy of a modality's many-context request per attempt); the client's
-/// called-AE field is kept aside to restore it for the next server and in the AC.
+/// beforehand, `preconnect`) first; connect timeouts and ARTIM on the association's `timer`.
+/// The request is rewritten in place for each server (no copy of a modality's many-context
+/// request per attempt); the client's called-AE field is kept aside to restore it for the next
+/// server and in the AC.
 pub async fn forward(
     client: &TcpStream,
     mut attempts: Attempts<'_>,

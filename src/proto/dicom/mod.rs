@@ -207,11 +207,10 @@ async fn serve(conn: Conn) {
     // One timer for every wait of the association, armed for the earliest deadline any of
     // them can have (see crate::timer).
     let idle = svc.idle();
-    let first = crate::timer::first_deadline(
+    let sleep = std::pin::pin!(crate::timer::first_sleep(
         tokio::time::Instant::from_std(start),
         &[artim(&svc), opts.timeout, idle.client, idle.server],
-    );
-    let sleep = std::pin::pin!(tokio::time::sleep_until(first));
+    ));
     let mut timer = Timer::new(sleep);
     let pick = PickKey::new(conn.peer, conn.local);
     let mut pre = svc

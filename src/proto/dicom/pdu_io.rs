@@ -89,8 +89,8 @@ impl Ahead {
 }
 
 /// Like [`read_pdu`] (within `limit`, on the association's `timer`), but header and body come
-/// in one read when they fit in [`AHEAD`] bytes
-/// (one system call per PDU instead of two), into a pooled buffer. Bytes the peer sent after
+/// in one read when they fit in [`AHEAD`] bytes (one system call per PDU instead of two), into
+/// a pooled buffer. Bytes the peer sent after
 /// the PDU stay behind it, untouched, for the caller to pass on (a server's first P-DATA after
 /// its AC) or to judge (a client that sent on after its A-ASSOCIATE-RQ without waiting for the
 /// answer).
@@ -188,18 +188,20 @@ mod tests {
     const AC: &[u8] = include_bytes!("../../../fixtures/dicom/storescp_echo_associate_ac.bin");
     const RP: &[u8] = include_bytes!("../../../fixtures/dicom/storescp_release_rp.bin");
 
+    /// [`read_pdu_ahead`] within 5 s, on a timer of its own.
+    async fn read_ahead(rx: &mut TcpStream, max: u32) -> Result<Ahead, ReadError> {
+        let limit = Duration::from_secs(5);
+        let sleep = std::pin::pin!(tokio::time::sleep(limit));
+        read_pdu_ahead(rx, max, &mut Timer::new(sleep), limit).await
+    }
+
     #[tokio::test]
     async fn read_ahead_returns_the_pdu_and_what_followed_it() {
         let (mut tx, mut rx) = pair().await;
         let mut wire = AC.to_vec();
         wire.extend_from_slice(RP);
         tx.write_all(&wire).await.unwrap();
-        let limit = Duration::from_secs(5);
-        let sleep = std::pin::pin!(tokio::time::sleep(limit));
-        let mut timer = Timer::new(sleep);
-        let pdu = read_pdu_ahead(&mut rx, 1 << 20, &mut timer, limit)
-            .await
-            .unwrap();
+        let pdu = read_ahead(&mut rx, 1 << 20).await.unwrap();
         assert_eq!(pdu.pdu(), AC);
         assert_eq!(pdu.pdu_type, PduType::AssociateAc);
         // The read may return before the RP is in; then it is still in the socket.
@@ -216,7 +218,6 @@ mod tests {
     #[tokio::test]
     async fn read_ahead_assembles_a_pdu_sent_in_pieces_and_checks_the_cap() {
         let (mut tx, mut rx) = pair().await;
-        let limit = Duration::from_secs(5);
         let sender = tokio::spawn(async move {
             for piece in AC.chunks(5) {
                 tx.write_all(piece).await.unwrap();
@@ -224,18 +225,12 @@ mod tests {
             }
             tx
         });
-        let sleep = std::pin::pin!(tokio::time::sleep(limit));
-        let mut timer = Timer::new(sleep);
-        let pdu = read_pdu_ahead(&mut rx, 1 << 20, &mut timer, limit)
-            .await
-            .unwrap();
+        let pdu = read_ahead(&mut rx, 1 << 20).await.unwrap();
         assert_eq!(pdu.pdu(), AC);
         assert!(pdu.after().is_empty());
         let mut tx = sender.await.unwrap();
         tx.write_all(AC).await.unwrap();
-        let e = read_pdu_ahead(&mut rx, 16, &mut timer, limit)
-            .await
-            .unwrap_err();
+        let e = read_ahead(&mut rx, 16).await.unwrap_err();
         assert!(matches!(e, ReadError::Invalid(_)), "{e:?}");
         drop(tx);
     }

@@ -9,6 +9,7 @@
 //! the request's future, from it) and never at the same time: the head is read before the
 //! request's body is looked at.
 
+use crate::timer;
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex};
@@ -16,40 +17,23 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
-/// The armed timer and the instant it is armed for.
-type Armed = Option<(Pin<Box<Sleep>>, Instant)>;
-
 #[derive(Clone, Debug, Default)]
 pub struct ConnTimer {
-    armed: Arc<Mutex<Armed>>,
+    /// The armed timer (it knows the instant it is armed for), once a wait has armed it.
+    armed: Arc<Mutex<Option<Pin<Box<Sleep>>>>>,
 }
 
 impl ConnTimer {
-    /// Ready once `deadline` has passed.
+    /// Ready once `deadline` has passed ([`crate::timer::poll_deadline`]).
     fn poll_until(&self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
         let mut armed = self.armed.lock().unwrap_or_else(|e| e.into_inner());
-        let (timer, at) =
-            armed.get_or_insert_with(|| (Box::pin(tokio::time::sleep_until(deadline)), deadline));
-        if *at > deadline {
-            timer.as_mut().reset(deadline);
-            *at = deadline;
-        }
-        loop {
-            if timer.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            // Armed for an earlier deadline: move it to this one.
-            if Instant::now() >= deadline {
-                return Poll::Ready(());
-            }
-            timer.as_mut().reset(deadline);
-            *at = deadline;
-        }
+        let timer = armed.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        timer::poll_deadline(timer.as_mut(), deadline, cx)
     }
 
     /// `fut`'s output, or `None` once `limit` has passed since the call.
     pub async fn within<F: Future>(&self, limit: Duration, fut: F) -> Option<F::Output> {
-        let deadline = deadline_after(Instant::now(), limit);
+        let deadline = timer::after(Instant::now(), limit);
         let mut fut = pin!(fut);
         std::future::poll_fn(|cx| {
             if let Poll::Ready(v) = fut.as_mut().poll(cx) {
@@ -59,11 +43,6 @@ impl ConnTimer {
         })
         .await
     }
-}
-
-fn deadline_after(now: Instant, limit: Duration) -> Instant {
-    now.checked_add(limit)
-        .unwrap_or_else(|| now + Duration::from_secs(86400 * 365))
 }
 
 /// hyper's sleep on the connection's timer.
@@ -83,7 +62,7 @@ impl hyper::rt::Sleep for ConnSleep {}
 
 impl hyper::rt::Timer for ConnTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        let deadline = deadline_after(Instant::now(), duration);
+        let deadline = timer::after(Instant::now(), duration);
         Box::pin(ConnSleep {
             timer: self.clone(),
             deadline,
