@@ -1,9 +1,10 @@
 //! A small hasher (the multiply-rotate of rustc's FxHash, started from a per-process random
 //! seed) for maps whose keys are few and mostly from the configuration: a service's pools by
-//! name, and the idle server connections by server address. SipHash cost ≈700 instructions
-//! per XDS request there (seven runs over socket addresses and a pool name, under callgrind
-//! in `benches/load_xds.rs`). Where a PROXY header puts client addresses into the
-//! idle-connection key, the seed keeps a client from computing colliding addresses ahead of
+//! name, the services by listen address (looked up at every accept), and the idle server
+//! connections by server address. SipHash cost ≈700 instructions per XDS request there (seven
+//! runs over socket addresses and a pool name, under callgrind in `benches/load_xds.rs`), and
+//! ≈280 per connection for the listen address. Where a PROXY header puts client addresses into
+//! the idle-connection key, the seed keeps a client from computing colliding addresses ahead of
 //! time, and the map drops a key's entry once its list is empty, so it stays as small as the
 //! connections it holds.
 
