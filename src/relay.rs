@@ -214,14 +214,19 @@ pub(crate) fn try_read_drained(
     }
 }
 
-/// Writes all of `b` to a shared `&TcpStream`.
+/// Writes all of `b` to a shared `&TcpStream`: the write first (tokio answers "would block"
+/// without a system call while the socket is not writable), a wait only when it would block.
+/// The wait goes through the socket's own writer slot (`poll_write_ready`): tokio's
+/// `writable()` future takes the socket's waiter lock when dropped even if it never waited,
+/// once per write (≈70 instructions; six writes per DICOM association).
 pub async fn write_all(s: &TcpStream, mut b: &[u8]) -> io::Result<()> {
     while !b.is_empty() {
-        s.writable().await?;
         match s.try_write(b) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => b = &b[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                std::future::poll_fn(|cx| s.poll_write_ready(cx)).await?
+            }
             Err(e) => return Err(e),
         }
     }

@@ -137,7 +137,8 @@ async fn read_to(s: &TcpStream, buf: &mut Vec<u8>, total: usize) -> Result<(), R
 async fn read_more(s: &TcpStream, buf: &mut Vec<u8>, room: usize) -> std::io::Result<usize> {
     buf.reserve(room);
     loop {
-        s.readable().await?;
+        // The socket's own reader slot, not a `readable()` future (see `relay::write_all`).
+        std::future::poll_fn(|cx| s.poll_read_ready(cx)).await?;
         let r = crate::relay::try_read_drained(s, room, || {
             s.try_read_buf(&mut bytes::BufMut::limit(&mut *buf, room))
         });
