@@ -1,8 +1,11 @@
 //! A watch on a [`CancellationToken`] for futures polled on every wake-up of a busy task
 //! (each connection's task polls one after the connection's own future). tokio-util's
 //! `cancelled()` future takes the token's mutex and its notifier's lock on every poll; this one
-//! polls it once to register and afterwards only when the token has woken it, so a poll
-//! otherwise costs an atomic swap and a waker check.
+//! polls it once to register and afterwards only when the token has woken it. A poll that
+//! finds neither a wake-up nor a new task waker costs two plain loads and a pointer compare:
+//! no atomic read-modify-write (the task's waker is registered again only when it changed;
+//! `AtomicWaker::register` is two compare-exchanges, and a connection's task polls its two
+//! watches on every wake-up of the connection).
 
 use atomic_waker::AtomicWaker;
 use std::future::Future;
@@ -38,6 +41,8 @@ pin_project_lite::pin_project! {
         flag: Arc<Flag>,
         waker: Waker,
         registered: bool,
+        // The task waker last registered in `flag.task`.
+        task: Option<Waker>,
     }
 }
 
@@ -49,6 +54,7 @@ impl<'a> Cancelled<'a> {
             waker: Waker::from(flag.clone()),
             flag,
             registered: false,
+            task: None,
         }
     }
 }
@@ -59,8 +65,14 @@ impl Future for Cancelled<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
         // First the task to wake, then the flag: a wake-up in between is not lost.
-        this.flag.task.register(cx.waker());
-        if *this.registered && !this.flag.woken.swap(false, Ordering::AcqRel) {
+        if !this.task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            this.flag.task.register(cx.waker());
+            *this.task = Some(cx.waker().clone());
+        }
+        if *this.registered
+            && !(this.flag.woken.load(Ordering::Acquire)
+                && this.flag.woken.swap(false, Ordering::AcqRel))
+        {
             return Poll::Pending;
         }
         *this.registered = true;
@@ -91,6 +103,32 @@ mod tests {
         // The cancel from another task wakes this one.
         c.await;
         assert!(token.is_cancelled());
+    }
+
+    /// Counts its wake-ups.
+    #[derive(Default)]
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn the_cancel_wakes_the_waker_of_the_last_poll() {
+        let token = CancellationToken::new();
+        let mut c = std::pin::pin!(Cancelled::new(&token));
+        let (first, second) = (Arc::new(Count::default()), Arc::new(Count::default()));
+        let (w1, w2) = (Waker::from(first.clone()), Waker::from(second.clone()));
+        assert!(c.as_mut().poll(&mut Context::from_waker(&w1)).is_pending());
+        assert!(c.as_mut().poll(&mut Context::from_waker(&w1)).is_pending());
+        // Polled from elsewhere now (another task's waker): that one must hear the cancel.
+        assert!(c.as_mut().poll(&mut Context::from_waker(&w2)).is_pending());
+        token.cancel();
+        assert_eq!(second.0.load(Ordering::SeqCst), 1);
+        assert_eq!(first.0.load(Ordering::SeqCst), 0);
+        assert!(c.as_mut().poll(&mut Context::from_waker(&w2)).is_ready());
     }
 
     #[tokio::test]

@@ -13,21 +13,28 @@
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
 /// A connection's timer (see the module doc).
 pub struct Timer<'a> {
     sleep: Pin<&'a mut Sleep>,
+    /// The task waker the sleep last registered, while it is armed and has not fired: a wait
+    /// polled again by that task (on every wake-up of the connection) is answered from the
+    /// sleep's state, without polling the sleep (which registers the waker again: two
+    /// compare-exchanges, and a budget check, per poll).
+    registered: Option<Waker>,
 }
 
 impl<'a> Timer<'a> {
     /// A timer on `sleep`, created for the connection's earliest deadline ([`first_sleep`]);
-    /// it is registered with the runtime
-    /// at the first wait that is not over at once.
+    /// it is registered with the runtime at the first wait that is not over at once.
     pub fn new(sleep: Pin<&'a mut Sleep>) -> Self {
-        Timer { sleep }
+        Timer {
+            sleep,
+            registered: None,
+        }
     }
 
     /// `fut`'s output, or `None` once `limit` has passed since the call (`fut` is polled
@@ -60,7 +67,25 @@ impl<'a> Timer<'a> {
     }
 
     fn poll_deadline(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
-        poll_deadline(self.sleep.as_mut(), deadline, cx)
+        let unmoved = self.sleep.deadline() <= deadline;
+        if unmoved
+            && !self.sleep.is_elapsed()
+            && self
+                .registered
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            return Poll::Pending;
+        }
+        let r = poll_deadline(self.sleep.as_mut(), deadline, cx);
+        self.registered = match r {
+            Poll::Pending => match self.registered.take() {
+                Some(w) if w.will_wake(cx.waker()) => Some(w),
+                _ => Some(cx.waker().clone()),
+            },
+            Poll::Ready(()) => None,
+        };
+        r
     }
 }
 
