@@ -15,7 +15,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
@@ -35,6 +35,9 @@ pub struct IdleIo<T> {
     /// several per request; most never wait).
     waiting: bool,
     timer: Pin<Box<Sleep>>,
+    /// The task waker `timer` last registered while it has not fired: a pending read or write
+    /// polled again by that task is answered without polling the timer (see `crate::timer`).
+    registered: Option<Waker>,
     meter: Option<Meter>,
     /// Whether pending reads time out too.
     reads: bool,
@@ -57,6 +60,7 @@ impl<T> IdleIo<T> {
             since: now,
             waiting: false,
             timer: Box::pin(tokio::time::sleep_until(deadline(now, limit))),
+            registered: None,
             meter,
             reads: true,
         }
@@ -86,10 +90,18 @@ impl<T> IdleIo<T> {
             self.waiting = true;
             self.since = Instant::now();
         }
+        // The timer is armed no later than this wait's deadline (waits only start later).
+        if holds(&self.registered, cx.waker()) && !self.timer.is_elapsed() {
+            return Poll::Pending;
+        }
         loop {
             if self.timer.as_mut().poll(cx).is_pending() {
+                if !holds(&self.registered, cx.waker()) {
+                    self.registered = Some(cx.waker().clone());
+                }
                 return Poll::Pending;
             }
+            self.registered = None;
             let due = deadline(self.since, self.limit);
             if Instant::now() >= due {
                 return Poll::Ready(io::Error::new(
@@ -100,6 +112,11 @@ impl<T> IdleIo<T> {
             self.timer.as_mut().reset(due);
         }
     }
+}
+
+/// Whether `registered` wakes the same task as `w`.
+fn holds(registered: &Option<Waker>, w: &Waker) -> bool {
+    registered.as_ref().is_some_and(|r| r.will_wake(w))
 }
 
 fn deadline(from: Instant, limit: Duration) -> Instant {
