@@ -40,8 +40,7 @@ pin_project_lite::pin_project! {
         inner: WaitForCancellationFuture<'a>,
         flag: Arc<Flag>,
         waker: Waker,
-        registered: bool,
-        // The task waker last registered in `flag.task`.
+        // The task waker last registered in `flag.task`; none before the first poll.
         task: Option<Waker>,
     }
 }
@@ -53,7 +52,6 @@ impl<'a> Cancelled<'a> {
             inner: token.cancelled(),
             waker: Waker::from(flag.clone()),
             flag,
-            registered: false,
             task: None,
         }
     }
@@ -64,18 +62,19 @@ impl Future for Cancelled<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
+        let first = this.task.is_none();
         // First the task to wake, then the flag: a wake-up in between is not lost.
         if !this.task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             this.flag.task.register(cx.waker());
             *this.task = Some(cx.waker().clone());
         }
-        if *this.registered
-            && !(this.flag.woken.load(Ordering::Acquire)
-                && this.flag.woken.swap(false, Ordering::AcqRel))
-        {
+        // After the first poll (which registers with the token) only the token's wake-up
+        // needs the token's future polled.
+        let woken = this.flag.woken.load(Ordering::Acquire)
+            && this.flag.woken.swap(false, Ordering::AcqRel);
+        if !first && !woken {
             return Poll::Pending;
         }
-        *this.registered = true;
         this.inner.poll(&mut Context::from_waker(this.waker))
     }
 }

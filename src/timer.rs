@@ -20,11 +20,7 @@ use tokio::time::{Instant, Sleep};
 /// A connection's timer (see the module doc).
 pub struct Timer<'a> {
     sleep: Pin<&'a mut Sleep>,
-    /// The task waker the sleep last registered, while it is armed and has not fired: a wait
-    /// polled again by that task (on every wake-up of the connection) is answered from the
-    /// sleep's state, without polling the sleep (which registers the waker again: two
-    /// compare-exchanges, and a budget check, per poll).
-    registered: Option<Waker>,
+    registered: Registered,
 }
 
 impl<'a> Timer<'a> {
@@ -33,7 +29,7 @@ impl<'a> Timer<'a> {
     pub fn new(sleep: Pin<&'a mut Sleep>) -> Self {
         Timer {
             sleep,
-            registered: None,
+            registered: Registered::default(),
         }
     }
 
@@ -67,31 +63,54 @@ impl<'a> Timer<'a> {
     }
 
     fn poll_deadline(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
-        let unmoved = self.sleep.deadline() <= deadline;
-        if unmoved
-            && !self.sleep.is_elapsed()
-            && self
-                .registered
-                .as_ref()
-                .is_some_and(|w| w.will_wake(cx.waker()))
-        {
+        self.registered
+            .poll_deadline(self.sleep.as_mut(), deadline, cx)
+    }
+}
+
+/// The task waker a `Sleep` holds since it was last polled, while it has not fired (one per
+/// `Sleep`). Polling the sleep again from the same task would only register that waker again
+/// (two compare-exchanges and a budget check), and a wait is polled on every wake-up of its
+/// connection: the connection [`Timer`] and the HTTP legs' idle watch
+/// (`httpfwd::io::IdleIo`) skip that poll.
+#[derive(Debug, Default)]
+pub(crate) struct Registered(Option<Waker>);
+
+impl Registered {
+    /// Whether `sleep` needs no poll from `cx`'s task: it holds that task's waker and has not
+    /// fired (it wakes the task when it fires).
+    #[inline]
+    pub(crate) fn holds(&self, sleep: &Sleep, cx: &Context<'_>) -> bool {
+        self.0.as_ref().is_some_and(|w| w.will_wake(cx.waker())) && !sleep.is_elapsed()
+    }
+
+    /// [`poll_deadline`], without polling `sleep` while it is armed no later than `deadline`
+    /// and [`holds`](Self::holds).
+    #[inline]
+    pub(crate) fn poll_deadline(
+        &mut self,
+        sleep: Pin<&mut Sleep>,
+        deadline: Instant,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        let holds = self.holds(&sleep, cx);
+        if holds && sleep.deadline() <= deadline {
             return Poll::Pending;
         }
-        let r = poll_deadline(self.sleep.as_mut(), deadline, cx);
-        self.registered = match r {
-            Poll::Pending => match self.registered.take() {
-                Some(w) if w.will_wake(cx.waker()) => Some(w),
-                _ => Some(cx.waker().clone()),
-            },
-            Poll::Ready(()) => None,
-        };
+        let r = poll_deadline(sleep, deadline, cx);
+        match r {
+            Poll::Pending if !holds => self.0 = Some(cx.waker().clone()),
+            Poll::Pending => {}
+            Poll::Ready(()) => self.0 = None,
+        }
         r
     }
 }
 
 /// Ready once `deadline` has passed, with `sleep` armed no later than it: moved back if it is
 /// armed later, moved on if it fires at an earlier deadline (one no longer waited for). The
-/// one mechanism of [`Timer`] and of `proto::xds::deadline`'s shared timer.
+/// one mechanism of [`Timer`] and the HTTP legs' idle watch (both through [`Registered`]) and
+/// of `proto::xds::deadline`'s shared timer.
 pub(crate) fn poll_deadline(
     mut sleep: Pin<&mut Sleep>,
     deadline: Instant,

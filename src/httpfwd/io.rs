@@ -11,11 +11,12 @@
 //! timeout, and a body that stalls by the server leg, which then sees nothing either.
 
 use crate::relay::Traffic;
+use crate::timer;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
@@ -35,9 +36,9 @@ pub struct IdleIo<T> {
     /// several per request; most never wait).
     waiting: bool,
     timer: Pin<Box<Sleep>>,
-    /// The task waker `timer` last registered while it has not fired: a pending read or write
-    /// polled again by that task is answered without polling the timer (see `crate::timer`).
-    registered: Option<Waker>,
+    /// A pending read or write polled again by the same task is answered from the timer's
+    /// state, without polling it.
+    registered: timer::Registered,
     meter: Option<Meter>,
     /// Whether pending reads time out too.
     reads: bool,
@@ -59,8 +60,8 @@ impl<T> IdleIo<T> {
             limit,
             since: now,
             waiting: false,
-            timer: Box::pin(tokio::time::sleep_until(deadline(now, limit))),
-            registered: None,
+            timer: Box::pin(tokio::time::sleep_until(timer::after(now, limit))),
+            registered: timer::Registered::default(),
             meter,
             reads: true,
         }
@@ -90,42 +91,23 @@ impl<T> IdleIo<T> {
             self.waiting = true;
             self.since = Instant::now();
         }
-        // The timer is armed no later than this wait's deadline (waits only start later).
-        if holds(&self.registered, cx.waker()) && !self.timer.is_elapsed() {
+        // The timer is armed no later than this wait's deadline (waits only start later), so
+        // a timer that holds this task's waker needs no poll; otherwise it is polled, and moved
+        // on when it fires before the deadline ([`timer::poll_deadline`]).
+        if self.registered.holds(&self.timer, cx) {
             return Poll::Pending;
         }
-        loop {
-            if self.timer.as_mut().poll(cx).is_pending() {
-                if !holds(&self.registered, cx.waker()) {
-                    self.registered = Some(cx.waker().clone());
-                }
-                return Poll::Pending;
-            }
-            self.registered = None;
-            let due = deadline(self.since, self.limit);
-            if Instant::now() >= due {
-                return Poll::Ready(io::Error::new(
+        let due = timer::after(self.since, self.limit);
+        self.registered
+            .poll_deadline(self.timer.as_mut(), due, cx)
+            .map(|()| {
+                io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("peer idle for {:?}", self.limit),
-                ));
-            }
-            self.timer.as_mut().reset(due);
-        }
+                )
+            })
     }
 }
-
-/// Whether `registered` wakes the same task as `w`.
-fn holds(registered: &Option<Waker>, w: &Waker) -> bool {
-    registered.as_ref().is_some_and(|r| r.will_wake(w))
-}
-
-fn deadline(from: Instant, limit: Duration) -> Instant {
-    // A limit too large for the clock means "never".
-    from.checked_add(limit)
-        .unwrap_or_else(|| from + Duration::from_secs(86400 * 365))
-}
-
-use std::future::Future;
 
 impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
     fn poll_read(
