@@ -101,10 +101,12 @@ pub(crate) async fn pump(
     };
     let mut total = 0u64;
     loop {
-        let ready = src
-            .ready(Interest::READABLE)
+        std::future::poll_fn(|cx| src.poll_read_ready(cx))
             .await
             .map_err(io_err(src_side))?;
+        // Whether the peer's FIN had come when the read below begins (then a short read
+        // takes everything up to it).
+        let fin = fin_seen(src) && closed_cleanly(src);
         let mut buf = Buf::get();
         let room = buf.len();
         let n = match try_read_drained(src, room, || src.try_read(&mut buf)) {
@@ -118,11 +120,10 @@ pub(crate) async fn pump(
             }
             return Ok(total);
         }
-        // The peer's FIN came with these bytes (a short read, and the end seen by the wait
-        // that preceded it): they are the last, and go out with the FIN in one segment
-        // instead of two, without the read that would only return the end. Only then is the
-        // socket asked about an error (once per connection, not per read).
-        let last_bytes = n < room && ready.is_read_closed() && closed_cleanly(src);
+        // The peer's FIN came with these bytes (a short read, and the end seen before it):
+        // they are the last, and go out with the FIN in one segment instead of two, without
+        // the read that would only return the end.
+        let last_bytes = n < room && fin;
         if last_bytes {
             write_last(dst, &buf[..n]).await.map_err(io_err(dst_side))?;
         } else {
@@ -150,6 +151,23 @@ fn forward_fin(dst: &TcpStream) -> io::Result<()> {
         Err(e) if e.kind() != io::ErrorKind::NotConnected => Err(e),
         _ => Ok(()),
     }
+}
+
+/// Whether `s` may have seen its peer's FIN, asked of the readiness tokio keeps (no system
+/// call, and unlike [`closed_cleanly`] not the socket's waiter lock: this runs once per read).
+/// The wait above goes through the socket's reader slot (`poll_read_ready`, two waiter locks
+/// per wait against four for a `ready()` future), which does not return the readiness; on
+/// Linux the `PRIORITY` interest covers the read-closed bit and urgent data, which epoll does
+/// not report here (not asked for), and [`closed_cleanly`] tells the two apart.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn fin_seen(s: &TcpStream) -> bool {
+    s.try_io(Interest::PRIORITY, || Ok(())).is_ok()
+}
+
+/// Elsewhere the exact check every time.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn fin_seen(_: &TcpStream) -> bool {
+    true
 }
 
 /// Whether `s` has seen its peer's FIN and no error (a reset is left to the next read to
