@@ -155,7 +155,7 @@ fn forward_fin(dst: &TcpStream) -> io::Result<()> {
 
 /// Whether `s` may have seen its peer's FIN, asked of the readiness tokio keeps (no system
 /// call, and unlike [`closed_cleanly`] not the socket's waiter lock: this runs once per read).
-/// The wait above goes through the socket's reader slot (`poll_read_ready`, two waiter locks
+/// [`pump`]'s wait goes through the socket's reader slot (`poll_read_ready`, two waiter locks
 /// per wait against four for a `ready()` future), which does not return the readiness; on
 /// Linux the `PRIORITY` interest covers the read-closed bit and urgent data, which epoll does
 /// not report here (not asked for), and [`closed_cleanly`] tells the two apart.
@@ -266,6 +266,30 @@ mod tests {
     use super::test_pair as pair;
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// What the pump's end-of-stream check rests on: tokio's kept readiness shows the peer's
+    /// FIN through the `PRIORITY` interest once the event came, and not data alone.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[tokio::test]
+    async fn fin_seen_reads_the_kept_read_closed_bit() {
+        let (a, mut b) = pair().await;
+        assert!(!fin_seen(&a), "nothing came yet");
+        b.write_all(b"x").await.unwrap();
+        let r = a.ready(Interest::READABLE).await.unwrap();
+        assert!(r.is_readable() && !r.is_read_closed());
+        assert!(!fin_seen(&a), "data alone is not the end");
+        b.shutdown().await.unwrap();
+        while !a.ready(Interest::READABLE).await.unwrap().is_read_closed() {
+            tokio::task::yield_now().await;
+        }
+        assert!(fin_seen(&a) && closed_cleanly(&a), "the FIN is seen");
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            a.try_read(&mut buf).unwrap(),
+            1,
+            "the byte before it is still there"
+        );
+    }
 
     /// [`relay`] on a timer first armed for 10 ms, earlier than every limit of these tests.
     async fn run(
