@@ -101,9 +101,7 @@ pub(crate) async fn pump(
     };
     let mut total = 0u64;
     loop {
-        std::future::poll_fn(|cx| src.poll_read_ready(cx))
-            .await
-            .map_err(io_err(src_side))?;
+        read_ready(src).await.map_err(io_err(src_side))?;
         // Whether the peer's FIN had come when the read below begins (then a short read
         // takes everything up to it).
         let fin = fin_seen(src) && closed_cleanly(src);
@@ -155,10 +153,9 @@ fn forward_fin(dst: &TcpStream) -> io::Result<()> {
 
 /// Whether `s` may have seen its peer's FIN, asked of the readiness tokio keeps (no system
 /// call, and unlike [`closed_cleanly`] not the socket's waiter lock: this runs once per read).
-/// [`pump`]'s wait goes through the socket's reader slot (`poll_read_ready`, two waiter locks
-/// per wait against four for a `ready()` future), which does not return the readiness; on
-/// Linux the `PRIORITY` interest covers the read-closed bit and urgent data, which epoll does
-/// not report here (not asked for), and [`closed_cleanly`] tells the two apart.
+/// [`read_ready`] does not return the readiness; on Linux the `PRIORITY` interest covers the
+/// read-closed bit and urgent data, which epoll does not report here (not asked for), and
+/// [`closed_cleanly`] tells the two apart.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn fin_seen(s: &TcpStream) -> bool {
     s.try_io(Interest::PRIORITY, || Ok(())).is_ok()
@@ -232,11 +229,18 @@ pub(crate) fn try_read_drained(
     }
 }
 
+/// Waits until `s` is readable or its peer has closed, through the socket's own reader slot
+/// (`poll_read_ready`). tokio's `readable()` and `ready()` futures put a waiter in the
+/// socket's list: four takes of its lock per wait against two, and one more when dropped even
+/// if they never waited. The slot holds one waker: each caller is the one reader of its socket.
+pub(crate) async fn read_ready(s: &TcpStream) -> io::Result<()> {
+    std::future::poll_fn(|cx| s.poll_read_ready(cx)).await
+}
+
 /// Writes all of `b` to a shared `&TcpStream`: the write first (tokio answers "would block"
-/// without a system call while the socket is not writable), a wait only when it would block.
-/// The wait goes through the socket's own writer slot (`poll_write_ready`): tokio's
-/// `writable()` future takes the socket's waiter lock when dropped even if it never waited,
-/// once per write (≈70 instructions; six writes per DICOM association).
+/// without a system call while the socket is not writable), a wait only when it would block,
+/// through the socket's writer slot (`poll_write_ready`; see [`read_ready`] for why not
+/// `writable()`: ≈70 instructions per write, six writes per DICOM association).
 pub async fn write_all(s: &TcpStream, mut b: &[u8]) -> io::Result<()> {
     while !b.is_empty() {
         match s.try_write(b) {

@@ -93,7 +93,9 @@ impl<T> IdleIo<T> {
         }
         // The timer is armed no later than this wait's deadline (waits only start later), so
         // a timer that holds this task's waker needs no poll; otherwise it is polled, and moved
-        // on when it fires before the deadline ([`timer::poll_deadline`]).
+        // on when it fires before the deadline ([`timer::poll_deadline`]). Asked here, before
+        // the deadline is computed, though `poll_deadline` asks again on a miss: leaving it to
+        // `poll_deadline` alone cost ≈220 instructions more per ITI-18 request (callgrind).
         if self.registered.holds(&self.timer, cx) {
             return Poll::Pending;
         }

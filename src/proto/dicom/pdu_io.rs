@@ -90,10 +90,9 @@ impl Ahead {
 
 /// Like [`read_pdu`] (within `limit`, on the association's `timer`), but header and body come
 /// in one read when they fit in [`AHEAD`] bytes (one system call per PDU instead of two), into
-/// a pooled buffer. Bytes the peer sent after
-/// the PDU stay behind it, untouched, for the caller to pass on (a server's first P-DATA after
-/// its AC) or to judge (a client that sent on after its A-ASSOCIATE-RQ without waiting for the
-/// answer).
+/// a pooled buffer. Bytes the peer sent after the PDU stay behind it, untouched, for the caller
+/// to pass on (a server's first P-DATA after its AC) or to judge (a client that sent on after
+/// its A-ASSOCIATE-RQ without waiting for the answer).
 pub async fn read_pdu_ahead(
     s: &mut TcpStream,
     max: u32,
@@ -137,8 +136,7 @@ async fn read_to(s: &TcpStream, buf: &mut Vec<u8>, total: usize) -> Result<(), R
 async fn read_more(s: &TcpStream, buf: &mut Vec<u8>, room: usize) -> std::io::Result<usize> {
     buf.reserve(room);
     loop {
-        // The socket's own reader slot, not a `readable()` future (see `relay::write_all`).
-        std::future::poll_fn(|cx| s.poll_read_ready(cx)).await?;
+        crate::relay::read_ready(s).await?;
         let r = crate::relay::try_read_drained(s, room, || {
             s.try_read_buf(&mut bytes::BufMut::limit(&mut *buf, room))
         });
