@@ -203,7 +203,10 @@ async fn serve(conn: Conn) {
     let svc = conn.service.clone();
     let mut client = conn.stream;
     let start = Instant::now();
-    let opts = svc.connect_opts(conn.peer, conn.local);
+    let opts = ConnectOpts {
+        client_first: true,
+        ..svc.connect_opts(conn.peer, conn.local)
+    };
     // One timer for every wait of the association, armed for the earliest deadline any of
     // them can have (see crate::timer).
     let idle = svc.idle();
