@@ -38,29 +38,42 @@ fn matches(r: &RouteSpec, k: &RouteKey<'_>) -> bool {
 pub fn glob_match(pattern: &str, text: &str) -> bool {
     // (ASCII wildcards: a byte search is the same as a char search, and cheaper.)
     if !pattern.bytes().any(|b| b == b'*' || b == b'?') {
-        // A literal (e.g. an XDS action URN): no need to build the char vectors.
+        // A literal (e.g. an XDS action URN).
         return pattern == text;
     }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
+    if pattern.is_ascii() && text.is_ascii() {
+        // AE titles, HL7 message types and facility codes are ASCII: one byte is one
+        // character, so no per-call character vectors.
+        glob_units(pattern.as_bytes(), text.as_bytes())
+    } else {
+        let p: Vec<char> = pattern.chars().collect();
+        let t: Vec<char> = text.chars().collect();
+        glob_units(&p, &t)
+    }
+}
+
+/// The glob match over characters (or bytes of ASCII text): greedy, backtracking to the last
+/// `*` only, so linear in practice and never exponential.
+fn glob_units<U: Copy + PartialEq + From<u8>>(p: &[U], t: &[U]) -> bool {
+    let (star, any) = (U::from(b'*'), U::from(b'?'));
     let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
+    let mut back: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        if pi < p.len() && (p[pi] == any || p[pi] == t[ti]) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
+        } else if pi < p.len() && p[pi] == star {
+            back = Some((pi, ti));
             pi += 1;
-        } else if let Some((sp, st)) = star {
+        } else if let Some((sp, st)) = back {
             pi = sp + 1;
             ti = st + 1;
-            star = Some((sp, st + 1));
+            back = Some((sp, st + 1));
         } else {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p[pi..].iter().all(|c| *c == star)
 }
 
 #[cfg(test)]
@@ -86,6 +99,17 @@ mod tests {
         assert!(glob_match("*", ""));
         assert!(glob_match("*X*Y", "aaXbbY"));
         assert!(!glob_match("ARCHIVE", "ARCHIVE2"));
+        assert!(glob_match("*A*", "xAy"));
+        assert!(!glob_match("A*B", "AxxBx"));
+    }
+
+    /// Outside ASCII a `?` is one character, not one byte.
+    #[test]
+    fn globs_on_non_ascii_text_count_characters() {
+        assert!(glob_match("K?LN", "KÖLN"));
+        assert!(!glob_match("K??LN", "KÖLN"));
+        assert!(glob_match("*Ö*", "KÖLN"));
+        assert!(glob_match("M?nchen*", "München-1"));
     }
 
     #[test]
