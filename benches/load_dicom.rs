@@ -206,7 +206,7 @@ async fn run_in(args: &Args, sizes: &Sizes, tck: f64, dir: &Path) -> ExitCode {
         }
         Ok(bin) => start(
             2,
-            dicom_proxies::triage(bin, dir, &back.addrs, &args.rust_log, args.preconnect),
+            dicom_proxies::triage(bin, dir, &back.addrs, &args.rust_log, args.no_preconnect),
         ),
     }
 

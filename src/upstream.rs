@@ -22,7 +22,7 @@ pub struct ConnectOpts {
     /// Send a PROXY header for (client address, service address).
     pub proxy: Option<(ProxyProtocol, SocketAddr, SocketAddr)>,
     /// The protocol's client always speaks first (DICOM's A-ASSOCIATE-RQ), so the handshake's
-    /// last ACK may wait for the first bytes ([`open`]).
+    /// last ACK may wait for the first bytes (see `open`).
     pub client_first: bool,
 }
 
@@ -60,6 +60,12 @@ impl<'a> Attempts<'a> {
     }
 
     /// Records a failure of `lease`'s server; it is not tried again for this connection.
+    /// An attempt taken with [`Attempts::next`] and withdrawn before the server saw it (a
+    /// DICOM connection made ahead of a request that came late): not counted in the budget.
+    pub fn give_back(&mut self) {
+        self.budget = self.budget.saturating_add(1);
+    }
+
     pub fn failed(&mut self, lease: Lease, err: GatewayError) {
         tracing::warn!(pool = self.pool.name(), server = lease.server().name(), addr = %lease.addr, error = %err, "server attempt failed, trying next");
         self.tried.push(lease.server().clone());

@@ -24,8 +24,9 @@ pub struct Args {
     pub one_core: bool,
     /// `--scale N`: N times the work per phase (long enough to attach `perf` or `strace`).
     pub scale: usize,
-    /// `--preconnect` (load_dicom): triage's dicom services with `preconnect = true`.
-    pub preconnect: bool,
+    /// `--no-preconnect` (load_dicom): triage's dicom services with `preconnect = false` (the
+    /// default for them is on; before 2026-12-02 it was off and `--preconnect` turned it on).
+    pub no_preconnect: bool,
     /// `--haproxy-no-tcpka`: HAProxy without the TCP keepalive triage keeps on both legs.
     pub haproxy_tcpka: bool,
     /// `--settle SECS` (load_dicom): before each target's round, wait (at most this long) for
@@ -51,7 +52,7 @@ const TARGETS: [&str; 3] = ["direct", "haproxy", "triage"];
 fn usage(bench: &str, workloads: &[&str]) -> String {
     format!(
         "usage: cargo bench --bench {bench} -- [--quick] [--triage PATH] [--haproxy PATH] \
-         [--rust-log FILTER] [--rounds N] [--scale N] [--one-core] [--preconnect] [--simulator] [--haproxy-no-tcpka] [--settle SECS] [--only direct,haproxy,triage] [--skip {}]",
+         [--rust-log FILTER] [--rounds N] [--scale N] [--one-core] [--no-preconnect] [--simulator] [--haproxy-no-tcpka] [--settle SECS] [--only direct,haproxy,triage] [--skip {}]",
         workloads.join(",")
     )
 }
@@ -79,7 +80,7 @@ pub fn parse(bench: &str, workloads: &[&str]) -> Result<Option<Args>, String> {
         skip: Vec::new(),
         one_core: false,
         scale: 1,
-        preconnect: false,
+        no_preconnect: false,
         haproxy_tcpka: true,
         settle: 0,
         simulator: false,
@@ -92,7 +93,7 @@ pub fn parse(bench: &str, workloads: &[&str]) -> Result<Option<Args>, String> {
             "--bench" => run = true,
             "--quick" => a.quick = true,
             "--one-core" => a.one_core = true,
-            "--preconnect" => a.preconnect = true,
+            "--no-preconnect" => a.no_preconnect = true,
             "--simulator" => a.simulator = true,
             "--haproxy-no-tcpka" => a.haproxy_tcpka = false,
             "--triage" => a.triage = Some(value("--triage")?.into()),

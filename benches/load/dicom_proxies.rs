@@ -114,13 +114,13 @@ pub fn haproxy(bin: &Path, dir: &Path, back: &Addrs) -> io::Result<Proxy<Addrs>>
 }
 
 /// triage with a `dicom` service per DICOM backend (server `ae_title` set: the called AE is
-/// rewritten; `preconnect` as asked) and a `tcp` service for the echo; health checks off.
+/// rewritten; `preconnect = false` if `no_preconnect`, else its default: on) and a `tcp` service for the echo; health checks off.
 pub fn triage(
     bin: &Path,
     dir: &Path,
     back: &Addrs,
     rust_log: &str,
-    preconnect: bool,
+    no_preconnect: bool,
 ) -> io::Result<Proxy<Addrs>> {
     let front = front_addrs()?;
     let mut cfg = String::from(
@@ -135,10 +135,10 @@ pub fn triage(
              \n  [[pool.server]]\n  name = \"{name}1\"\n  address = \"{b}\"\n"
         ));
         if let Some(ae) = ae {
-            if preconnect {
+            if no_preconnect {
                 // Service keys come before the [[pool]] table the service text ends with.
                 let at = cfg.rfind("\n[[pool]]").unwrap_or(cfg.len());
-                cfg.insert_str(at, "preconnect = true\n");
+                cfg.insert_str(at, "preconnect = false\n");
             }
             cfg.push_str(&format!("  ae_title = \"{ae}\"\n"));
         }

@@ -101,7 +101,7 @@ pub struct ServiceFile {
     /// http: what one balancing decision covers, `"request"` (default) or `"connection"`.
     pub balance_per: Option<Sp<BalancePer>>,
     /// dicom without routes or own AE: connect to the server while the A-ASSOCIATE-RQ is
-    /// being read (default false).
+    /// being read (default: true for such services unless they send a PROXY header).
     pub preconnect: Option<Sp<bool>>,
     #[serde(default)]
     pub route: Vec<Sp<RouteFile>>,

@@ -93,7 +93,8 @@ pub struct ServiceSpec {
     pub balance_per: BalancePer,
     /// dicom: connect to a server of the default pool on accept, while the A-ASSOCIATE-RQ is
     /// being read, as a TCP proxy does (only for services without routes or own AE, whose pool
-    /// does not depend on the request).
+    /// does not depend on the request). Default: on for such services without a PROXY header
+    /// (see `proto::dicom`: the server does not see the early connection before the request).
     pub preconnect: bool,
 }
 

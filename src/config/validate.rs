@@ -409,21 +409,31 @@ fn validate_service(
             }
             *f.get_ref()
         }),
-        preconnect: s.preconnect.as_ref().is_some_and(|f| {
-            let why = if protocol != Protocol::Dicom {
-                Some("preconnect is only meaningful for protocol \"dicom\"")
-            } else if !s.route.is_empty() {
-                Some("preconnect needs a service without routes (the pool must not depend on the request)")
-            } else if s.ae_title.is_some() {
-                Some("preconnect cannot be combined with the service's own ae_title (its requests are answered locally)")
-            } else {
-                None
-            };
-            if let Some(why) = why {
-                cx.err(f.span(), why);
-            }
-            *f.get_ref()
-        }),
+        preconnect: s.preconnect.as_ref().map_or(
+            // Default: where the pool cannot depend on the request and nothing would reach the
+            // server before it (a PROXY header is written at connect).
+            protocol == Protocol::Dicom
+                && s.route.is_empty()
+                && s.ae_title.is_none()
+                && s.proxy_protocol.is_none()
+                && cfg!(target_os = "linux"),
+            |f| {
+                let on = *f.get_ref();
+                let why = if protocol != Protocol::Dicom {
+                    Some("preconnect is only meaningful for protocol \"dicom\"")
+                } else if on && !s.route.is_empty() {
+                    Some("preconnect needs a service without routes (the pool must not depend on the request)")
+                } else if on && s.ae_title.is_some() {
+                    Some("preconnect cannot be combined with the service's own ae_title (its requests are answered locally)")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    cx.err(f.span(), why);
+                }
+                *f.get_ref()
+            },
+        ),
         balance_per: s.balance_per.as_ref().map_or(BalancePer::Request, |b| {
             if protocol != Protocol::Http {
                 cx.err(

@@ -22,13 +22,16 @@
 //! and an open association holds neither the request, its summary's parse nor the AC, only the
 //! relay's state.
 //!
-//! With `preconnect = true` (services without routes or own AE) a server of the default pool
-//! is connected while the request is being read, as a TCP proxy connects on accept: one
-//! connect round trip less per association. Nothing of the client's reaches it (a PROXY header
-//! may, when configured) before the request has been read and judged; a client whose request
-//! is refused (garbage, timeout) leaves the server a connection closed without a byte, and a
-//! client that never finishes its request holds a server connection for up to the ARTIM
-//! interval.
+//! With `preconnect` (the default for services without routes, own AE or PROXY header) a server
+//! of the default pool is connected while the request is being read, as a TCP proxy connects on
+//! accept: one connect round trip less per association. The server's application does not see
+//! that connection before the request: the socket saves the handshake's last ACK for the first
+//! bytes ([`ConnectOpts::client_first`]), so the server holds it half-open until the request
+//! is forwarded; a request that is refused, or does not come within [`EARLY_WINDOW`] of the
+//! connection, makes triage withdraw it with a reset (a half-open connection reset is dropped
+//! by the server's kernel unseen), and a late request gets a connection of its own afterwards.
+//! With a PROXY header (written at connect) the default is off; `preconnect = true` then lets
+//! the server see early connections, and empty ones for refused requests.
 
 mod forward;
 mod local;
@@ -168,35 +171,72 @@ async fn read_rq(
     None
 }
 
+/// How long a server connection made on accept (`preconnect`) waits for the client's request
+/// once it is up. Well inside the 200 ms Linux waits before it sends a handshake's last ACK on
+/// its own when the socket asked to save it ([`ConnectOpts::client_first`]): until then the
+/// server holds the connection half-open, its application has not seen it, and a reset
+/// withdraws it unseen. Modalities send the request right after their connect, so it is
+/// there long before.
+const EARLY_WINDOW: Duration = Duration::from_millis(50);
+
 /// [`read_rq`] while connecting to a server of `attempts` (`preconnect`, with its own connect
-/// timeout: both wait at once); the connection is waited for once the request has been read,
-/// dropped if it was refused.
+/// timeout: both wait at once). The connection is the request's if the request comes within
+/// [`EARLY_WINDOW`] of it; otherwise, or if the request is refused, it is withdrawn with a
+/// reset while the server's application has not seen it yet, and (third value) the attempt
+/// it used is to be given back.
 async fn read_rq_connecting(
     client: &mut TcpStream,
     svc: &Service,
     attempts: &mut Attempts<'_>,
     opts: &ConnectOpts,
     timer: &mut Timer<'_>,
-) -> (Option<Rq>, Option<(TcpStream, Lease)>) {
-    let dial = crate::upstream::connect_next(attempts, opts, None);
-    tokio::pin!(dial);
-    let read = read_rq(client, svc, timer, artim(svc));
-    tokio::pin!(read);
-    let mut connected = None;
-    let mut dialled = false;
+) -> (Option<Rq>, Option<(TcpStream, Lease)>, bool) {
+    let mut dial = std::pin::pin!(Some(crate::upstream::connect_next(attempts, opts, None)));
+    let mut read = std::pin::pin!(read_rq(client, svc, timer, artim(svc)));
+    // Armed when the connection is up (a `Sleep` is registered only once polled).
+    let mut window = std::pin::pin!(tokio::time::sleep(EARLY_WINDOW));
+    let (mut connected, mut withdrawn) = (None, false);
     let rq = loop {
         tokio::select! {
-            rq = &mut read => break rq,
-            c = &mut dial, if !dialled => {
-                dialled = true;
+            // The connect first: issued before the request is looked at, even when it is
+            // already there.
+            biased;
+            c = async {
+                match dial.as_mut().as_pin_mut() {
+                    Some(d) => d.await,
+                    None => std::future::pending().await,
+                }
+            }, if dial.is_some() => {
+                dial.set(None);
                 connected = c;
+                window.as_mut().reset(tokio::time::Instant::now() + EARLY_WINDOW);
+            }
+            rq = &mut read => break rq,
+            () = &mut window, if connected.is_some() => {
+                withdrawn = true;
+                withdraw(connected.take());
             }
         }
     };
-    if rq.is_some() && !dialled {
-        connected = dial.await;
+    // A connect still under way is finished (its own timeout) rather than dropped: dropping
+    // it after the kernel completed the handshake would close with a FIN, which the server's
+    // application sees as an empty connection.
+    if let Some(d) = dial.as_mut().as_pin_mut() {
+        connected = d.await;
     }
-    (rq, connected)
+    if rq.is_none() {
+        withdraw(connected.take());
+        return (None, None, false);
+    }
+    (rq, connected, withdrawn)
+}
+
+/// Closes an early server connection with a reset (SO_LINGER 0): to a server that has not had
+/// the handshake's last ACK (see [`EARLY_WINDOW`]) it is a connection that never was.
+fn withdraw(c: Option<(TcpStream, Lease)>) {
+    if let Some((s, _lease)) = c {
+        let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
+    }
 }
 
 async fn serve(conn: Conn) {
@@ -222,7 +262,14 @@ async fn serve(conn: Conn) {
         .filter(|_| svc.spec.preconnect)
         .map(|p| Attempts::new(p, pick, opts.retries));
     let (rq, connected) = match pre.as_mut() {
-        Some(attempts) => read_rq_connecting(&mut client, &svc, attempts, &opts, &mut timer).await,
+        Some(attempts) => {
+            let (rq, connected, withdrawn) =
+                read_rq_connecting(&mut client, &svc, attempts, &opts, &mut timer).await;
+            if withdrawn {
+                attempts.give_back();
+            }
+            (rq, connected)
+        }
         None => (
             read_rq(&mut client, &svc, &mut timer, artim(&svc)).await,
             None,
