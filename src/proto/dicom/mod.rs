@@ -31,7 +31,7 @@
 //! connection, makes triage withdraw it with a reset (a half-open connection reset is dropped
 //! by the server's kernel unseen), and a late request gets a connection of its own afterwards.
 //! With a PROXY header (written at connect) the default is off; `preconnect = true` then lets
-//! the server see early connections, and empty ones for refused requests.
+//! the server see early connections, reset when the request is refused or late.
 
 mod forward;
 mod local;
