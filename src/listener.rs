@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -37,11 +37,7 @@ impl ListenKey {
 /// inherit them from the listener (Linux copies the listener's options into each accepted
 /// socket; a unit test checks), which saves three system calls per connection.
 pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let s = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
+    let s = crate::upstream::socket_for(addr)?;
     s.set_reuseaddr(true)?;
     s.set_nodelay(true)?;
     crate::upstream::tune_keepalive(&socket2::SockRef::from(&s));

@@ -72,7 +72,7 @@ impl Service {
             timeout: self.spec.connect_timeout,
             retries: self.spec.retries,
             proxy: self.spec.proxy_protocol.map(|v| (v, peer, local)),
-            client_first: false,
+            client_first: self.spec.protocol == crate::config::Protocol::Dicom,
         }
     }
 

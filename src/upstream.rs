@@ -22,7 +22,7 @@ pub struct ConnectOpts {
     /// Send a PROXY header for (client address, service address).
     pub proxy: Option<(ProxyProtocol, SocketAddr, SocketAddr)>,
     /// The protocol's client always speaks first (DICOM's A-ASSOCIATE-RQ), so the handshake's
-    /// last ACK may wait for the first bytes (see `open`).
+    /// last ACK may wait for the first bytes (see `open`). Set for `dicom` services only.
     pub client_first: bool,
 }
 
@@ -59,13 +59,13 @@ impl<'a> Attempts<'a> {
         Some(l)
     }
 
-    /// Records a failure of `lease`'s server; it is not tried again for this connection.
     /// An attempt taken with [`Attempts::next`] and withdrawn before the server saw it (a
     /// DICOM connection made ahead of a request that came late): not counted in the budget.
     pub fn give_back(&mut self) {
         self.budget = self.budget.saturating_add(1);
     }
 
+    /// Records a failure of `lease`'s server; it is not tried again for this connection.
     pub fn failed(&mut self, lease: Lease, err: GatewayError) {
         tracing::warn!(pool = self.pool.name(), server = lease.server().name(), addr = %lease.addr, error = %err, "server attempt failed, trying next");
         self.tried.push(lease.server().clone());
@@ -119,14 +119,19 @@ async fn open(addr: SocketAddr, client_first: bool) -> std::io::Result<TcpStream
     if !client_first {
         return TcpStream::connect(addr).await;
     }
-    let s = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
+    let s = socket_for(addr)?;
     #[cfg(target_os = "linux")]
     let _ = socket2::SockRef::from(&s).set_tcp_quickack(false);
     s.connect(addr).await
+}
+
+/// A TCP socket of `addr`'s family (for a connect or a listener).
+pub(crate) fn socket_for(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
 }
 
 /// What follows the connect (`None`: timed out): errors with the server named, the socket

@@ -409,31 +409,38 @@ fn validate_service(
             }
             *f.get_ref()
         }),
-        preconnect: s.preconnect.as_ref().map_or(
-            // Default: where the pool cannot depend on the request and nothing would reach the
-            // server before it (a PROXY header is written at connect).
-            protocol == Protocol::Dicom
-                && s.route.is_empty()
-                && s.ae_title.is_none()
-                && s.proxy_protocol.is_none()
-                && cfg!(target_os = "linux"),
-            |f| {
-                let on = *f.get_ref();
-                let why = if protocol != Protocol::Dicom {
-                    Some("preconnect is only meaningful for protocol \"dicom\"")
-                } else if on && !s.route.is_empty() {
-                    Some("preconnect needs a service without routes (the pool must not depend on the request)")
-                } else if on && s.ae_title.is_some() {
-                    Some("preconnect cannot be combined with the service's own ae_title (its requests are answered locally)")
-                } else {
-                    None
-                };
-                if let Some(why) = why {
-                    cx.err(f.span(), why);
+        preconnect: {
+            // Where the pool may depend on the request, or it is answered locally.
+            let blocked = if !s.route.is_empty() {
+                Some("preconnect needs a service without routes (the pool must not depend on the request)")
+            } else if s.ae_title.is_some() {
+                Some("preconnect cannot be combined with the service's own ae_title (its requests are answered locally)")
+            } else {
+                None
+            };
+            match s.preconnect.as_ref() {
+                // Default: on where it may be and nothing would reach the server before the
+                // request (a PROXY header is written at connect).
+                None => {
+                    protocol == Protocol::Dicom
+                        && blocked.is_none()
+                        && s.proxy_protocol.is_none()
+                        && cfg!(target_os = "linux")
                 }
-                *f.get_ref()
-            },
-        ),
+                Some(f) => {
+                    let on = *f.get_ref();
+                    let why = if protocol != Protocol::Dicom {
+                        Some("preconnect is only meaningful for protocol \"dicom\"")
+                    } else {
+                        blocked.filter(|_| on)
+                    };
+                    if let Some(why) = why {
+                        cx.err(f.span(), why);
+                    }
+                    on
+                }
+            }
+        },
         balance_per: s.balance_per.as_ref().map_or(BalancePer::Request, |b| {
             if protocol != Protocol::Http {
                 cx.err(

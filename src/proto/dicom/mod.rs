@@ -182,53 +182,59 @@ const EARLY_WINDOW: Duration = Duration::from_millis(50);
 /// [`read_rq`] while connecting to a server of `attempts` (`preconnect`, with its own connect
 /// timeout: both wait at once). The connection is the request's if the request comes within
 /// [`EARLY_WINDOW`] of it; otherwise, or if the request is refused, it is withdrawn with a
-/// reset while the server's application has not seen it yet, and (third value) the attempt
-/// it used is to be given back.
+/// reset while the server's application has not seen it yet, and the attempt it used goes back
+/// to `attempts`.
 async fn read_rq_connecting(
     client: &mut TcpStream,
     svc: &Service,
     attempts: &mut Attempts<'_>,
     opts: &ConnectOpts,
     timer: &mut Timer<'_>,
-) -> (Option<Rq>, Option<(TcpStream, Lease)>, bool) {
-    let mut dial = std::pin::pin!(Some(crate::upstream::connect_next(attempts, opts, None)));
-    let mut read = std::pin::pin!(read_rq(client, svc, timer, artim(svc)));
-    // Armed when the connection is up (a `Sleep` is registered only once polled).
-    let mut window = std::pin::pin!(tokio::time::sleep(EARLY_WINDOW));
-    let (mut connected, mut withdrawn) = (None, false);
-    let rq = loop {
-        tokio::select! {
-            // The connect first: issued before the request is looked at, even when it is
-            // already there.
-            biased;
-            c = async {
-                match dial.as_mut().as_pin_mut() {
-                    Some(d) => d.await,
-                    None => std::future::pending().await,
+) -> (Option<Rq>, Option<(TcpStream, Lease)>) {
+    let (rq, connected, withdrawn) = {
+        let mut dial = std::pin::pin!(Some(crate::upstream::connect_next(attempts, opts, None)));
+        let mut read = std::pin::pin!(read_rq(client, svc, timer, artim(svc)));
+        // Armed when the connection is up (a `Sleep` is registered only once polled).
+        let mut window = std::pin::pin!(tokio::time::sleep(EARLY_WINDOW));
+        let (mut connected, mut withdrawn) = (None, false);
+        let rq = loop {
+            tokio::select! {
+                // The connect first: issued before the request is looked at, even when it is
+                // already there.
+                biased;
+                c = async {
+                    match dial.as_mut().as_pin_mut() {
+                        Some(d) => d.await,
+                        None => std::future::pending().await,
+                    }
+                }, if dial.is_some() => {
+                    dial.set(None);
+                    connected = c;
+                    window.as_mut().reset(tokio::time::Instant::now() + EARLY_WINDOW);
                 }
-            }, if dial.is_some() => {
-                dial.set(None);
-                connected = c;
-                window.as_mut().reset(tokio::time::Instant::now() + EARLY_WINDOW);
+                rq = &mut read => break rq,
+                () = &mut window, if connected.is_some() => {
+                    withdrawn = true;
+                    withdraw(connected.take());
+                }
             }
-            rq = &mut read => break rq,
-            () = &mut window, if connected.is_some() => {
-                withdrawn = true;
-                withdraw(connected.take());
-            }
+        };
+        // A connect still under way is finished (its own timeout) rather than dropped:
+        // dropping it after the kernel completed the handshake would close with a FIN, which
+        // the server's application sees as an empty connection.
+        if let Some(d) = dial.as_mut().as_pin_mut() {
+            connected = d.await;
         }
+        (rq, connected, withdrawn)
     };
-    // A connect still under way is finished (its own timeout) rather than dropped: dropping
-    // it after the kernel completed the handshake would close with a FIN, which the server's
-    // application sees as an empty connection.
-    if let Some(d) = dial.as_mut().as_pin_mut() {
-        connected = d.await;
-    }
     if rq.is_none() {
-        withdraw(connected.take());
-        return (None, None, false);
+        withdraw(connected);
+        return (None, None);
     }
-    (rq, connected, withdrawn)
+    if withdrawn {
+        attempts.give_back();
+    }
+    (rq, connected)
 }
 
 /// Closes an early server connection with a reset (SO_LINGER 0): to a server that has not had
@@ -243,10 +249,7 @@ async fn serve(conn: Conn) {
     let svc = conn.service.clone();
     let mut client = conn.stream;
     let start = Instant::now();
-    let opts = ConnectOpts {
-        client_first: true,
-        ..svc.connect_opts(conn.peer, conn.local)
-    };
+    let opts = svc.connect_opts(conn.peer, conn.local);
     // One timer for every wait of the association, armed for the earliest deadline any of
     // them can have (see crate::timer).
     let idle = svc.idle();
@@ -262,14 +265,7 @@ async fn serve(conn: Conn) {
         .filter(|_| svc.spec.preconnect)
         .map(|p| Attempts::new(p, pick, opts.retries));
     let (rq, connected) = match pre.as_mut() {
-        Some(attempts) => {
-            let (rq, connected, withdrawn) =
-                read_rq_connecting(&mut client, &svc, attempts, &opts, &mut timer).await;
-            if withdrawn {
-                attempts.give_back();
-            }
-            (rq, connected)
-        }
+        Some(attempts) => read_rq_connecting(&mut client, &svc, attempts, &opts, &mut timer).await,
         None => (
             read_rq(&mut client, &svc, &mut timer, artim(&svc)).await,
             None,
