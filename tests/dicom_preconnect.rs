@@ -3,7 +3,7 @@
 //! storescp) are served as without it, and the files arrive; a refused request (garbage, or no
 //! request within `handshake_timeout`) gets its A-ABORT as before, and a request that comes
 //! late is served on a new connection, while the server's application never sees the early
-//! connections (withdrawn half-open); the key is refused where the pool depends on the
+//! connections (withdrawn half-open), nor those of clients that abort before the answer; the key is refused where the pool depends on the
 //! request, and the default is off there.
 
 mod dicom_support;
@@ -115,6 +115,11 @@ async fn refused_requests_leave_the_server_no_connection() {
     assert_eq!(pdu[0], 7, "{pdu:02x?}");
     // A client that connects and closes without a byte.
     drop(TcpStream::connect(addr).await.unwrap());
+    // A request with an A-ABORT right behind it (one write): nothing to forward.
+    let mut quitter = TcpStream::connect(addr).await.unwrap();
+    let mut rq_abort = ECHOSCU_RQ.to_vec();
+    rq_abort.extend_from_slice(&[7, 0, 0, 0, 0, 4, 0, 0, 0, 0]);
+    quitter.write_all(&rq_abort).await.unwrap();
     tokio::time::sleep(PAST_THE_SAVED_ACK).await;
     assert_eq!(
         server.accepted.load(Ordering::SeqCst),
@@ -138,6 +143,40 @@ async fn a_late_request_gets_a_new_connection() {
     let pdu = read_pdu(&mut c).await.expect("an answer");
     assert_eq!(pdu[0], 2, "A-ASSOCIATE-AC expected: {pdu:02x?}");
     assert_eq!(scp.requests(), 1, "requests the server saw");
+}
+
+/// A client that aborts while the connect made on accept is still under way (the server's
+/// accept queue is full, so its first SYN goes unanswered until the retransmit a second
+/// later): the connection, once made, is withdrawn unseen rather than given the request, and
+/// the association counts as aborted by the client.
+#[tokio::test]
+async fn a_client_that_aborts_during_the_connect_leaves_the_server_nothing() {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let server = sock.listen(0).unwrap();
+    let server_addr = server.local_addr().unwrap();
+    // Backlog 0 holds one connection: with it unaccepted, SYNs are dropped.
+    let filler = TcpStream::connect(server_addr).await.unwrap();
+    let cfg = config(server_addr, "preconnect = true\n").replace("500ms", "5s");
+    let rt = start(&format!("[defaults]\nconnect_timeout = \"5s\"\n{cfg}")).await;
+    let addr = listen(&rt, "pre");
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(ECHOSCU_RQ).await.unwrap();
+    // A-ABORT (PS3.8 §9.3.8), the one PDU allowed while the answer is awaited.
+    c.write_all(&[7, 0, 0, 0, 0, 4, 0, 0, 0, 0]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Room in the queue again: the connect completes with the SYN's retransmission.
+    let (_filler_side, _) = server.accept().await.unwrap();
+    wait_until("the abort counted", Duration::from_secs(10), || {
+        associations(&rt, "pre", "ARCHIVE", "aborted") == 1
+    })
+    .await;
+    let seen = tokio::time::timeout(PAST_THE_SAVED_ACK, server.accept()).await;
+    assert!(
+        seen.is_err(),
+        "the server accepted a connection from the aborted association"
+    );
+    drop(filler);
 }
 
 #[tokio::test]

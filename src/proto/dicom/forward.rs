@@ -192,7 +192,7 @@ fn restore_called_ae(ac: &mut [u8], field: &[u8; AE_TITLE_LEN]) {
 /// Resolves when the client does anything while it should be waiting: closes, aborts, sends.
 /// Nothing is consumed from the socket. Waits through the socket's reader slot (`poll_peek`)
 /// rather than a waiter of tokio's list (`peek()`), which costs a lock when dropped.
-async fn client_event(client: &TcpStream) -> ClientEvent {
+pub(super) async fn client_event(client: &TcpStream) -> ClientEvent {
     let mut b = [0u8; 1];
     let mut buf = tokio::io::ReadBuf::new(&mut b);
     match std::future::poll_fn(|cx| client.poll_peek(cx, &mut buf)).await {

@@ -28,8 +28,10 @@
 //! that connection before the request: the socket saves the handshake's last ACK for the first
 //! bytes ([`ConnectOpts::client_first`]), so the server holds it half-open until the request
 //! is forwarded; a request that is refused, or does not come within [`EARLY_WINDOW`] of the
-//! connection, makes triage withdraw it with a reset (a half-open connection reset is dropped
-//! by the server's kernel unseen), and a late request gets a connection of its own afterwards.
+//! connection, or whose client aborts or closes before it was forwarded (also while the connect
+//! is still under way), makes triage withdraw it with a reset (a half-open connection reset is
+//! dropped by the server's kernel unseen), and a late request gets a connection of its own
+//! afterwards.
 //! With a PROXY header (written at connect) the default is off; `preconnect = true` then lets
 //! the server see early connections, reset when the request is refused or late.
 
@@ -114,12 +116,12 @@ async fn client_gone(client: &TcpStream, svc: &Service, info: &codec::RqSummary,
     }
 }
 
-/// A received A-ASSOCIATE-RQ: its bytes (a pooled buffer), its summary, and the first byte of
-/// whatever the client sent after it (none, unless it did not wait for the answer).
+/// A received A-ASSOCIATE-RQ: its bytes (a pooled buffer), its summary, and what the client
+/// did after it without waiting for the answer (sent more, aborted or closed), if anything.
 struct Rq {
     bytes: Vec<u8>,
     info: codec::RqSummary,
-    early: Option<u8>,
+    gone: Option<ClientEvent>,
 }
 
 /// Reads and parses the A-ASSOCIATE-RQ (header and body usually in one read) within `limit`
@@ -136,10 +138,17 @@ async fn read_rq(
         Ok(p) if p.pdu_type == PduType::AssociateRq => {
             match codec::summarize_associate_rq(p.pdu()) {
                 Ok(info) => {
-                    let early = p.after().first().copied();
+                    // A-ABORT is the one PDU it may send now (PS3.8 §9.2, Sta5).
+                    let gone = p.after().first().map(|&b| {
+                        if b == PduType::Abort.as_u8() {
+                            ClientEvent::Aborted
+                        } else {
+                            ClientEvent::Unexpected
+                        }
+                    });
                     let mut bytes = p.bytes;
                     bytes.truncate(p.len);
-                    return Some(Rq { bytes, info, early });
+                    return Some(Rq { bytes, info, gone });
                 }
                 Err(e) => (
                     codec::ABORT_REASON_INVALID_PARAMETER,
@@ -193,43 +202,60 @@ async fn read_rq_connecting(
 ) -> (Option<Rq>, Option<(TcpStream, Lease)>) {
     let (rq, connected, withdrawn) = {
         let mut dial = std::pin::pin!(Some(crate::upstream::connect_next(attempts, opts, None)));
-        let mut read = std::pin::pin!(read_rq(client, svc, timer, artim(svc)));
         // Armed when the connection is up (a `Sleep` is registered only once polled).
         let mut window = std::pin::pin!(tokio::time::sleep(EARLY_WINDOW));
         let (mut connected, mut withdrawn) = (None, false);
-        let rq = loop {
-            tokio::select! {
-                // The connect first: issued before the request is looked at, even when it is
-                // already there.
-                biased;
-                c = async {
-                    match dial.as_mut().as_pin_mut() {
-                        Some(d) => d.await,
-                        None => std::future::pending().await,
+        let mut rq = {
+            let mut read = std::pin::pin!(read_rq(client, svc, timer, artim(svc)));
+            loop {
+                tokio::select! {
+                    // The connect first: issued before the request is looked at, even when it
+                    // is already there.
+                    biased;
+                    c = async {
+                        match dial.as_mut().as_pin_mut() {
+                            Some(d) => d.await,
+                            None => std::future::pending().await,
+                        }
+                    }, if dial.is_some() => {
+                        dial.set(None);
+                        connected = c;
+                        window.as_mut().reset(tokio::time::Instant::now() + EARLY_WINDOW);
                     }
-                }, if dial.is_some() => {
-                    dial.set(None);
-                    connected = c;
-                    window.as_mut().reset(tokio::time::Instant::now() + EARLY_WINDOW);
-                }
-                rq = &mut read => break rq,
-                () = &mut window, if connected.is_some() => {
-                    withdrawn = true;
-                    withdraw(connected.take());
+                    rq = &mut read => break rq,
+                    () = &mut window, if connected.is_some() => {
+                        withdrawn = true;
+                        withdraw(connected.take());
+                    }
                 }
             }
         };
         // A connect still under way is finished (its own timeout) rather than dropped:
         // dropping it after the kernel completed the handshake would close with a FIN, which
-        // the server's application sees as an empty connection.
+        // the server's application sees as an empty connection. The client is watched
+        // meanwhile (PS3.8 §9.2, Sta5): if it gives up, the connection is withdrawn unseen
+        // once made, instead of carrying the request to the server.
         if let Some(d) = dial.as_mut().as_pin_mut() {
-            connected = d.await;
+            match rq.as_mut().filter(|r| r.gone.is_none()) {
+                Some(r) => {
+                    let mut d = d;
+                    tokio::select! {
+                        biased;
+                        c = &mut d => connected = c,
+                        ev = forward::client_event(client) => {
+                            r.gone = Some(ev);
+                            connected = d.await;
+                        }
+                    }
+                }
+                None => connected = d.await,
+            }
         }
         (rq, connected, withdrawn)
     };
-    if rq.is_none() {
+    if rq.as_ref().is_none_or(|r| r.gone.is_some()) {
         withdraw(connected);
-        return (None, None);
+        return (rq, None);
     }
     if withdrawn {
         attempts.give_back();
@@ -274,7 +300,7 @@ async fn serve(conn: Conn) {
     let Some(Rq {
         bytes: mut rq,
         info,
-        early,
+        gone,
     }) = rq
     else {
         return;
@@ -292,15 +318,10 @@ async fn serve(conn: Conn) {
         "association requested"
     );
 
-    // A client that sent on after its request without waiting for the answer: A-ABORT is
-    // the one PDU it may send now (PS3.8 §9.2, Sta5); anything else breaks protocol and gets
-    // an A-ABORT (AA-8), as when it does so while the servers are tried.
-    if let Some(first) = early {
-        let ev = if first == PduType::Abort.as_u8() {
-            ClientEvent::Aborted
-        } else {
-            ClientEvent::Unexpected
-        };
+    // A client that sent on after its request without waiting for the answer (an A-ABORT, or
+    // anything else, which breaks protocol and gets an A-ABORT (AA-8), as when it does so
+    // while the servers are tried), or that closed meanwhile.
+    if let Some(ev) = gone {
         client_gone(&client, &svc, &info, ev).await;
         return;
     }
