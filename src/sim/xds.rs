@@ -35,12 +35,14 @@ async fn answer(req: Request<Incoming>) -> Response<ProxyBody> {
     if req.method() != hyper::Method::POST {
         return soap(StatusCode::OK, "text/plain", "triage XDS simulator\n");
     }
-    let found = crate::proto::xds_find_action(req, xds::DEFAULT_HEADER_BUDGET, None).await;
+    let (parts, body) = req.into_parts();
+    let found =
+        crate::proto::xds_find_action(&parts.headers, body, xds::DEFAULT_HEADER_BUDGET, None).await;
     let (action, message_id, body) = match found {
-        Ok((f, req)) => (
+        Ok((f, body)) => (
             f.action.unwrap_or_default(),
             f.message_id.unwrap_or_default(),
-            req.into_body(),
+            body,
         ),
         Err(reason) => {
             return soap(

@@ -11,8 +11,7 @@ use crate::httpfwd::body::ReplayBody;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming};
-use hyper::header::CONTENT_TYPE;
-use hyper::Request;
+use hyper::header::{HeaderMap, CONTENT_TYPE};
 use std::sync::Mutex;
 use triage_xds::{parse_content_type, ActionFinder, FindState, HeaderMemo};
 
@@ -39,14 +38,15 @@ fn bad(reason: impl Into<String>) -> FindError {
 
 /// `memo` is the client connection's (see [`HeaderMemo`]), taken for the request and given
 /// back updated; `None` when nothing is to be remembered.
+/// The request's head stays with the caller (`headers`: only the Content-Type is read); the
+/// body comes back as the replay of what was read followed by the rest.
 pub async fn find(
-    req: Request<Incoming>,
+    headers: &HeaderMap,
+    body: Incoming,
     budget: usize,
     memo: Option<&Mutex<HeaderMemo>>,
-) -> Result<(Found, Request<ReplayBody>), FindError> {
-    let (parts, body) = req.into_parts();
-    let ct_value = parts
-        .headers
+) -> Result<(Found, ReplayBody), FindError> {
+    let ct_value = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
@@ -56,17 +56,14 @@ pub async fn find(
             action: Some(action),
             message_id: None,
         };
-        return Ok((
-            found,
-            Request::from_parts(parts, ReplayBody::new(Vec::new(), Some(body))),
-        ));
+        return Ok((found, ReplayBody::new(Vec::new(), Some(body))));
     }
     let Some(memo) = memo else {
-        return read_header(&mut ActionFinder::new(&ct, budget), parts, body).await;
+        return read_header(&mut ActionFinder::new(&ct, budget), body).await;
     };
     let taken = std::mem::take(&mut *memo.lock().unwrap_or_else(|e| e.into_inner()));
     let mut finder = ActionFinder::with_memo(&ct, budget, taken);
-    let r = read_header(&mut finder, parts, body).await;
+    let r = read_header(&mut finder, body).await;
     *memo.lock().unwrap_or_else(|e| e.into_inner()) = finder.into_memo();
     r
 }
@@ -74,9 +71,8 @@ pub async fn find(
 /// Feeds body frames to `finder` until it has the SOAP header.
 async fn read_header(
     finder: &mut ActionFinder,
-    parts: hyper::http::request::Parts,
     mut body: Incoming,
-) -> Result<(Found, Request<ReplayBody>), FindError> {
+) -> Result<(Found, ReplayBody), FindError> {
     let mut prefix: Vec<Frame<Bytes>> = Vec::new();
     loop {
         let frame = match body.frame().await {
@@ -89,7 +85,7 @@ async fn read_header(
             }
             None => {
                 return match finder.finish() {
-                    Ok(FindState::Found(info)) => Ok(done(info, parts, prefix, None)),
+                    Ok(FindState::Found(info)) => Ok(done(info, prefix, None)),
                     Ok(FindState::NeedMore) => {
                         Err(bad("request body ended before the SOAP header"))
                     }
@@ -111,7 +107,7 @@ async fn read_header(
         match state {
             FindState::Found(info) => {
                 let rest = (!trailers && !body.is_end_stream()).then_some(body);
-                return Ok(done(info, parts, prefix, rest));
+                return Ok(done(info, prefix, rest));
             }
             FindState::NeedMore if trailers => {
                 return Err(bad("request body ended before the SOAP header"))
@@ -124,16 +120,12 @@ async fn read_header(
 
 fn done(
     info: triage_xds::SoapInfo,
-    parts: hyper::http::request::Parts,
     prefix: Vec<Frame<Bytes>>,
     rest: Option<Incoming>,
-) -> (Found, Request<ReplayBody>) {
+) -> (Found, ReplayBody) {
     let found = Found {
         action: info.action,
         message_id: info.message_id,
     };
-    (
-        found,
-        Request::from_parts(parts, ReplayBody::new(prefix, rest)),
-    )
+    (found, ReplayBody::new(prefix, rest))
 }

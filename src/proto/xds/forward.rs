@@ -66,21 +66,21 @@ fn timed_out(e: &hyper::Error) -> bool {
     false
 }
 
-/// Sends the request to a server of `pool` and returns the streamed response with the server
-/// that answered.
+/// Sends the request (its head `parts` as the client sent it, and its body) to a server of
+/// `pool` and returns the streamed response with the server that answered.
 pub async fn forward(
     svc: &Service,
     backends: &Arc<HttpBackends>,
     pool: &Pool,
     peer: SocketAddr,
     local: SocketAddr,
-    req: Request<ReplayBody>,
+    mut parts: hyper::http::request::Parts,
+    body: ReplayBody,
 ) -> Result<(Response<ProxyBody>, Arc<Server>), Failed> {
     let opts = svc.connect_opts(peer, local);
     let idle = svc.spec.server_timeout;
     let key = PickKey::new(peer, local);
     let mut attempts = Attempts::new(pool, key, opts.retries);
-    let (mut parts, body) = req.into_parts();
     crate::httpfwd::strip_hop_by_hop(&mut parts.headers);
     if svc.spec.forwarded_for {
         crate::httpfwd::append_forwarded_for(&mut parts.headers, peer.ip());

@@ -188,13 +188,13 @@ async fn handle(
         .spec
         .max_request_bytes
         .map_or(triage_xds::DEFAULT_HEADER_BUDGET, |b| b as usize);
-    let (found, req) = if req.method() == Method::POST {
+    // The head stays here while the body is looked at: one request value, built once.
+    let (parts, body) = req.into_parts();
+    let (found, body) = if parts.method == Method::POST {
         let limit = handshake_timeout(svc);
-        match pc
-            .timer
-            .within(limit, action::find(req, budget, Some(&pc.memo)))
-            .await
-        {
+        // Pinned here: the deadline's future holds a pointer to it, not a moved copy.
+        let find = std::pin::pin!(action::find(&parts.headers, body, budget, Some(&pc.memo)));
+        match pc.timer.within(limit, find).await {
             Some(Ok(x)) => x,
             Some(Err(e)) => {
                 if e.client_gone {
@@ -227,17 +227,16 @@ async fn handle(
             }
         }
     } else {
-        let (parts, body) = req.into_parts();
         (
             action::Found::default(),
-            Request::from_parts(parts, ReplayBody::new(Vec::new(), Some(body))),
+            ReplayBody::new(Vec::new(), Some(body)),
         )
     };
     let action = found.action.as_deref();
     let relates = found.message_id.as_deref();
     // A Fault sent before the body was read closes the connection (the rest of the body would
     // otherwise be taken for the next request).
-    let unread = req.body().unread();
+    let unread = body.unread();
     let pool = svc.route_pool(&RouteKey {
         action,
         ..Default::default()
@@ -259,7 +258,7 @@ async fn handle(
             unread,
         );
     };
-    let resp = match forward::forward(svc, backends, pool, peer, local, req).await {
+    let resp = match forward::forward(svc, backends, pool, peer, local, parts, body).await {
         Ok((r, server)) => {
             tracing::info!(action = %label, message_id = relates.unwrap_or("-"), server = server.name(), status = r.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request forwarded");
             r
