@@ -123,7 +123,9 @@ impl HttpBackends {
                 reused: true,
             });
         }
-        self.connect(lease, opts, idle).await
+        // Boxed: the usual request finds a pooled connection, and every future that waits
+        // on this one would otherwise carry the connect's room (and copy it when moved).
+        Box::pin(self.connect(lease, opts, idle)).await
     }
 
     /// A new connection, never a pooled one.

@@ -13,9 +13,9 @@
 use crate::error::GatewayError;
 use crate::httpfwd::body::{Held, ProxyBody, ReplayBody};
 use crate::httpfwd::client::{HttpBackends, Sender};
-use crate::pool::{Lease, PickKey, Pool, Server};
+use crate::pool::{PickKey, Pool, Server};
 use crate::service::Service;
-use crate::upstream::{Attempts, ConnectOpts};
+use crate::upstream::Attempts;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use std::net::SocketAddr;
@@ -66,95 +66,83 @@ fn timed_out(e: &hyper::Error) -> bool {
     false
 }
 
-/// Sends the request (its head `parts` as the client sent it, and its body) to a server of
-/// `pool` and returns the streamed response with the server that answered.
+/// Sends the request (its head as the client sent it) to a server of `pool` and returns the
+/// streamed response with the server that answered. On each server: the request on a pooled
+/// or new connection, and once more on a new connection if the pooled one was found closed.
+/// The response comes with its connection, which goes back to the pool once the response body
+/// has been passed on.
+///
+/// One loop, no helper future per server: each `async fn` keeps room for its arguments (here
+/// the request and the connection) to its end, and every future awaiting it carries that room
+/// and copies it when moved (once per request into hyper's dispatcher).
 pub async fn forward(
     svc: &Service,
     backends: &Arc<HttpBackends>,
     pool: &Pool,
     peer: SocketAddr,
     local: SocketAddr,
-    mut parts: hyper::http::request::Parts,
-    body: ReplayBody,
+    mut req: Request<ReplayBody>,
 ) -> Result<(Response<ProxyBody>, Arc<Server>), Failed> {
     let opts = svc.connect_opts(peer, local);
     let idle = svc.spec.server_timeout;
     let key = PickKey::new(peer, local);
     let mut attempts = Attempts::new(pool, key, opts.retries);
-    crate::httpfwd::strip_hop_by_hop(&mut parts.headers);
+    crate::httpfwd::strip_hop_by_hop(req.headers_mut());
     if svc.spec.forwarded_for {
-        crate::httpfwd::append_forwarded_for(&mut parts.headers, peer.ip());
+        crate::httpfwd::append_forwarded_for(req.headers_mut(), peer.ip());
     }
-    parts.version = hyper::Version::HTTP_11;
-    let mut req = Request::from_parts(parts, body);
+    *req.version_mut() = hyper::Version::HTTP_11;
+    let unsent = |e: hyper::Error| GatewayError::ServerIo(std::io::Error::other(e));
     while let Some(lease) = attempts.next() {
-        let sender = match backends.sender_idle(&lease, &opts, idle).await {
+        let mut sender = match backends.sender_idle(&lease, &opts, idle).await {
             Ok(s) => s,
             Err(e) => {
                 attempts.failed(lease, e);
                 continue;
             }
         };
-        match on_server(backends, &lease, &opts, idle, sender, req).await {
-            Ok((resp, sender)) => {
-                let server = lease.server().clone();
-                let (mut rp, rb) = resp.into_parts();
-                crate::httpfwd::strip_hop_by_hop(&mut rp.headers);
-                let held = Held {
-                    lease: Some(lease),
-                    conn: Some((backends.clone(), sender)),
-                };
-                return Ok((
-                    Response::from_parts(rp, ProxyBody::Stream(rb, held)),
-                    server,
-                ));
+        let mut outcome = send(&mut sender, req).await;
+        if let Outcome::Unsent(back, e) = outcome {
+            if !sender.reused {
+                req = back;
+                attempts.failed(lease, unsent(e));
+                continue;
             }
-            Err(Attempt::Next(back, e)) => {
-                req = *back;
-                attempts.failed(lease, e);
-            }
-            Err(Attempt::Final(f)) => return Err(f),
+            tracing::debug!(server = lease.server().name(), error = %e, "pooled server connection was closed; new connection");
+            // Boxed, as in `sender_idle`: a rare path.
+            sender = match Box::pin(backends.connect(&lease, &opts, idle)).await {
+                Ok(s) => s,
+                Err(e) => {
+                    req = back;
+                    attempts.failed(lease, e);
+                    continue;
+                }
+            };
+            outcome = send(&mut sender, back).await;
         }
+        let server = || lease.server().name().to_string();
+        let resp = match outcome {
+            Outcome::Done(resp) => resp,
+            Outcome::Unsent(back, e) => {
+                req = back;
+                attempts.failed(lease, unsent(e));
+                continue;
+            }
+            Outcome::Failed(e) if e.is_user() => return Err(Failed::Client(e)),
+            Outcome::Failed(e) if timed_out(&e) => return Err(Failed::Timeout(server(), idle)),
+            Outcome::Failed(e) => return Err(Failed::Server(server(), e)),
+        };
+        let answered = lease.server().clone();
+        let (mut rp, rb) = resp.into_parts();
+        crate::httpfwd::strip_hop_by_hop(&mut rp.headers);
+        let held = Held {
+            lease: Some(lease),
+            conn: Some((backends.clone(), sender)),
+        };
+        return Ok((
+            Response::from_parts(rp, ProxyBody::Stream(rb, held)),
+            answered,
+        ));
     }
     Err(Failed::NoServer(attempts.into_error()))
-}
-
-enum Attempt {
-    /// The server could not take the request (unsent, given back): try another server.
-    Next(Box<Request<ReplayBody>>, GatewayError),
-    Final(Failed),
-}
-
-/// One server: the request on `sender`, and once more on a new connection if `sender` was a
-/// pooled connection found closed. The response comes with its connection, which goes back to
-/// the pool once the response body has been passed on.
-async fn on_server(
-    backends: &Arc<HttpBackends>,
-    lease: &Lease,
-    opts: &ConnectOpts,
-    idle: Duration,
-    mut sender: Sender,
-    req: Request<ReplayBody>,
-) -> Result<(Response<Incoming>, Sender), Attempt> {
-    let server = || lease.server().name().to_string();
-    let unsent = |e: hyper::Error| GatewayError::ServerIo(std::io::Error::other(e));
-    let mut outcome = send(&mut sender, req).await;
-    if let Outcome::Unsent(req, e) = outcome {
-        if !sender.reused {
-            return Err(Attempt::Next(Box::new(req), unsent(e)));
-        }
-        tracing::debug!(server = lease.server().name(), error = %e, "pooled server connection was closed; new connection");
-        sender = match backends.connect(lease, opts, idle).await {
-            Ok(s) => s,
-            Err(e) => return Err(Attempt::Next(Box::new(req), e)),
-        };
-        outcome = send(&mut sender, req).await;
-    }
-    match outcome {
-        Outcome::Done(resp) => Ok((resp, sender)),
-        Outcome::Unsent(req, e) => Err(Attempt::Next(Box::new(req), unsent(e))),
-        Outcome::Failed(e) if e.is_user() => Err(Attempt::Final(Failed::Client(e))),
-        Outcome::Failed(e) if timed_out(&e) => Err(Attempt::Final(Failed::Timeout(server(), idle))),
-        Outcome::Failed(e) => Err(Attempt::Final(Failed::Server(server(), e))),
-    }
 }

@@ -236,7 +236,8 @@ async fn handle(
     let relates = found.message_id.as_deref();
     // A Fault sent before the body was read closes the connection (the rest of the body would
     // otherwise be taken for the next request).
-    let unread = body.unread();
+    let req = Request::from_parts(parts, body);
+    let unread = req.body().unread();
     let pool = svc.route_pool(&RouteKey {
         action,
         ..Default::default()
@@ -258,7 +259,7 @@ async fn handle(
             unread,
         );
     };
-    let resp = match forward::forward(svc, backends, pool, peer, local, parts, body).await {
+    let resp = match forward::forward(svc, backends, pool, peer, local, req).await {
         Ok((r, server)) => {
             tracing::info!(action = %label, message_id = relates.unwrap_or("-"), server = server.name(), status = r.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request forwarded");
             r
@@ -314,4 +315,19 @@ async fn handle(
     pc.meters.count(label, resp.status().as_u16());
     pc.meters.seconds(start.elapsed().as_secs_f64());
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    /// hyper moves each request's future into its dispatcher, a copy of its whole size per
+    /// request, and futures that await others carry their room: 3 456 bytes before the request
+    /// head stayed in `handle` and `forward` became one loop (3 096 after).
+    #[test]
+    fn the_request_future_stays_small() {
+        fn future_size<A, B, C, D, E, G, F, H: Fn(A, B, C, D, E, G) -> F>(_: &H) -> usize {
+            std::mem::size_of::<F>()
+        }
+        let size = future_size(&super::handle);
+        assert!(size <= 3200, "handle future is {size} bytes");
+    }
 }
