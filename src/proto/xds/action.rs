@@ -36,10 +36,11 @@ fn bad(reason: impl Into<String>) -> FindError {
     }
 }
 
-/// `memo` is the client connection's (see [`HeaderMemo`]), taken for the request and given
-/// back updated; `None` when nothing is to be remembered.
 /// The request's head stays with the caller (`headers`: only the Content-Type is read); the
 /// body comes back as the replay of what was read followed by the rest.
+///
+/// `memo` is the client connection's (see [`HeaderMemo`]), taken for the request and given
+/// back updated; `None` when nothing is to be remembered.
 pub async fn find(
     headers: &HeaderMap,
     body: Incoming,
