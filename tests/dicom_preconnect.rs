@@ -3,8 +3,8 @@
 //! storescp) are served as without it, and the files arrive; a refused request (garbage, or no
 //! request within `handshake_timeout`) gets its A-ABORT as before, and a request that comes
 //! late is served on a new connection, while the server's application never sees the early
-//! connections (withdrawn half-open), nor those of clients that abort before the answer; the key is refused where the pool depends on the
-//! request, and the default is off there.
+//! connections (withdrawn half-open), nor those of clients that abort before the answer; the
+//! key is refused where the pool depends on the request, and the default is off there.
 
 mod dicom_support;
 mod support;
@@ -162,9 +162,11 @@ async fn a_client_that_aborts_during_the_connect_leaves_the_server_nothing() {
     let addr = listen(&rt, "pre");
     let mut c = TcpStream::connect(addr).await.unwrap();
     c.write_all(ECHOSCU_RQ).await.unwrap();
+    // Read on its own first: the abort comes while triage waits for the connect.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     // A-ABORT (PS3.8 §9.3.8), the one PDU allowed while the answer is awaited.
     c.write_all(&[7, 0, 0, 0, 0, 4, 0, 0, 0, 0]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     // Room in the queue again: the connect completes with the SYN's retransmission.
     let (_filler_side, _) = server.accept().await.unwrap();
     wait_until("the abort counted", Duration::from_secs(10), || {
