@@ -151,13 +151,8 @@ async fn a_late_request_gets_a_new_connection() {
 /// the association counts as aborted by the client.
 #[tokio::test]
 async fn a_client_that_aborts_during_the_connect_leaves_the_server_nothing() {
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let server = sock.listen(0).unwrap();
-    let server_addr = server.local_addr().unwrap();
-    // Backlog 0 holds one connection: with it unaccepted, SYNs are dropped.
-    let filler = TcpStream::connect(server_addr).await.unwrap();
-    let cfg = config(server_addr, "preconnect = true\n").replace("500ms", "5s");
+    let hole = Blackhole::new().await;
+    let cfg = config(hole.addr, "preconnect = true\n").replace("500ms", "5s");
     let rt = start(&format!("[defaults]\nconnect_timeout = \"5s\"\n{cfg}")).await;
     let addr = listen(&rt, "pre");
     let mut c = TcpStream::connect(addr).await.unwrap();
@@ -168,6 +163,7 @@ async fn a_client_that_aborts_during_the_connect_leaves_the_server_nothing() {
     c.write_all(&[7, 0, 0, 0, 0, 4, 0, 0, 0, 0]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     // Room in the queue again: the connect completes with the SYN's retransmission.
+    let (server, filler) = hole.into_parts();
     let (_filler_side, _) = server.accept().await.unwrap();
     wait_until("the abort counted", Duration::from_secs(10), || {
         associations(&rt, "pre", "ARCHIVE", "aborted") == 1

@@ -427,4 +427,10 @@ impl Blackhole {
             _filler: filler,
         }
     }
+
+    /// The listener and the connection that fills its queue: accepting that connection makes
+    /// room, and a connect hanging on the blackhole then completes with its SYN's retransmission.
+    pub fn into_parts(self) -> (TcpListener, TcpStream) {
+        (self._listener, self._filler)
+    }
 }

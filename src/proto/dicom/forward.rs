@@ -57,6 +57,18 @@ pub enum ClientEvent {
     Unexpected,
 }
 
+impl ClientEvent {
+    /// What sending a PDU starting with `first` means while the answer is awaited: A-ABORT is
+    /// the one PDU allowed then (PS3.8 §9.2, Sta5).
+    pub fn sent(first: u8) -> Self {
+        if first == PduType::Abort.as_u8() {
+            ClientEvent::Aborted
+        } else {
+            ClientEvent::Unexpected
+        }
+    }
+}
+
 /// Tries the servers of `attempts` for this request, `connected` (a server connection made
 /// beforehand, `preconnect`) first; connect timeouts and ARTIM on the association's `timer`.
 /// The request is rewritten in place for each server (no copy of a modality's many-context
@@ -197,8 +209,10 @@ pub(super) async fn client_event(client: &TcpStream) -> ClientEvent {
     let mut buf = tokio::io::ReadBuf::new(&mut b);
     match std::future::poll_fn(|cx| client.poll_peek(cx, &mut buf)).await {
         Ok(0) | Err(_) => ClientEvent::Closed,
-        Ok(_) if buf.filled().first() == Some(&PduType::Abort.as_u8()) => ClientEvent::Aborted,
-        Ok(_) => ClientEvent::Unexpected,
+        Ok(_) => buf
+            .filled()
+            .first()
+            .map_or(ClientEvent::Closed, |&b| ClientEvent::sent(b)),
     }
 }
 

@@ -138,14 +138,7 @@ async fn read_rq(
         Ok(p) if p.pdu_type == PduType::AssociateRq => {
             match codec::summarize_associate_rq(p.pdu()) {
                 Ok(info) => {
-                    // A-ABORT is the one PDU it may send now (PS3.8 §9.2, Sta5).
-                    let gone = p.after().first().map(|&b| {
-                        if b == PduType::Abort.as_u8() {
-                            ClientEvent::Aborted
-                        } else {
-                            ClientEvent::Unexpected
-                        }
-                    });
+                    let gone = p.after().first().map(|&b| ClientEvent::sent(b));
                     let mut bytes = p.bytes;
                     bytes.truncate(p.len);
                     return Some(Rq { bytes, info, gone });
@@ -192,7 +185,8 @@ const EARLY_WINDOW: Duration = Duration::from_millis(50);
 /// timeout: both wait at once). The connection is the request's if the request comes within
 /// [`EARLY_WINDOW`] of it; otherwise, or if the request is refused, it is withdrawn with a
 /// reset while the server's application has not seen it yet, and the attempt it used goes back
-/// to `attempts`.
+/// to `attempts`. A client that gives up before the request is forwarded (`Rq::gone`, also
+/// while the connect is still under way) leaves no connection either.
 async fn read_rq_connecting(
     client: &mut TcpStream,
     svc: &Service,
@@ -235,10 +229,9 @@ async fn read_rq_connecting(
         // the server's application sees as an empty connection. The client is watched
         // meanwhile (PS3.8 §9.2, Sta5): if it gives up, the connection is withdrawn unseen
         // once made, instead of carrying the request to the server.
-        if let Some(d) = dial.as_mut().as_pin_mut() {
+        if let Some(mut d) = dial.as_mut().as_pin_mut() {
             match rq.as_mut().filter(|r| r.gone.is_none()) {
                 Some(r) => {
-                    let mut d = d;
                     tokio::select! {
                         biased;
                         c = &mut d => connected = c,
